@@ -1,0 +1,1 @@
+"""Alerting: routing rules as data, grouping, escalation, and channels."""

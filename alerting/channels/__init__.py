@@ -1,0 +1,1 @@
+"""Channels: one class per kind of destination, behind the Channel base class."""

@@ -1,0 +1,1 @@
+"""Classifiers: sentiment, urgency, categories and language for mentions."""
