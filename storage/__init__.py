@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, repositories (callers own the transaction), migrations."""

@@ -1,0 +1,224 @@
+"""Alert, audit-trail and outbox repository. Functions take a session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from domain import Alert, AlertKind, AlertStatus, DeliveryStatus, Urgency
+from storage.models import AlertEventRow, AlertRow, DeliveryRow
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """What the router decided: everything needed to store an alert."""
+
+    kind: AlertKind
+    title: str
+    summary: str
+    urgency: Urgency
+    team: str
+    route_name: str
+    route_snapshot: dict[str, Any]
+    reason: str
+    group_key: str
+    channels: tuple[str, ...]
+    mention_id: int | None = None
+    brand: str | None = None
+    details: dict[str, Any] | None = None
+
+
+def create_alert(session: Session, new: NewAlert, *, now: datetime) -> AlertRow:
+    """Store a firing alert, its audit event and one outbox row per channel."""
+    row = AlertRow(
+        kind=str(new.kind),
+        mention_id=new.mention_id,
+        brand=new.brand,
+        title=new.title,
+        summary=new.summary,
+        urgency=str(new.urgency),
+        status=str(AlertStatus.FIRING),
+        team=new.team,
+        route_name=new.route_name,
+        route_snapshot=new.route_snapshot,
+        reason=new.reason,
+        group_key=new.group_key,
+        count=1,
+        details=new.details or {},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    add_event(session, row.id, "fired", note=f"route {new.route_name}: {new.reason}", now=now)
+    for channel in new.channels:
+        enqueue(session, alert_id=row.id, channel=channel, action="fire", now=now)
+    return row
+
+
+def add_event(
+    session: Session, alert_id: int, action: str, *, now: datetime, actor: str = "earshot", note: str = ""
+) -> None:
+    """Append one entry to an alert's audit trail."""
+    session.add(AlertEventRow(alert_id=alert_id, at=now, action=action, actor=actor, note=note))
+
+
+def enqueue(session: Session, *, alert_id: int, channel: str, action: str, now: datetime) -> DeliveryRow:
+    """Add an outbox row; the idempotency key is stable across retries of this delivery."""
+    row = DeliveryRow(
+        alert_id=alert_id,
+        channel=channel,
+        action=action,
+        status=str(DeliveryStatus.PENDING),
+        attempts=0,
+        idempotency_key=f"earshot-{alert_id}-{channel}-{action}",
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def due_deliveries(session: Session, *, now: datetime, limit: int = 100) -> list[DeliveryRow]:
+    """Pending deliveries whose next attempt is due, oldest first."""
+    stmt = (
+        select(DeliveryRow)
+        .where(DeliveryRow.status == str(DeliveryStatus.PENDING), DeliveryRow.next_attempt_at <= now)
+        .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def claim(session: Session, delivery: DeliveryRow, *, now: datetime, lease: timedelta) -> bool:
+    """Lease a delivery before sending, so a crash mid-send retries it once after the lease.
+
+    The conditional UPDATE makes two workers racing for one row safe: only one wins.
+    """
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.id == delivery.id,
+            DeliveryRow.status == str(DeliveryStatus.PENDING),
+            DeliveryRow.attempts == delivery.attempts,
+        )
+        .values(attempts=delivery.attempts + 1, next_attempt_at=now + lease)
+    )
+    claimed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if claimed:
+        session.refresh(delivery)
+    return claimed
+
+
+def mark_delivered(session: Session, delivery_id: int, *, now: datetime, note: str = "") -> None:
+    """Record a successful send."""
+    row = session.get_one(DeliveryRow, delivery_id)
+    row.status = str(DeliveryStatus.DELIVERED)
+    row.delivered_at = now
+    row.last_error = None
+    add_event(
+        session, row.alert_id, "delivered", now=now, note=f"{row.channel} ({row.action}) {note}".strip()
+    )
+
+
+def mark_retry(session: Session, delivery_id: int, *, now: datetime, error: str, at: datetime) -> None:
+    """Record a failed attempt and when to try again."""
+    row = session.get_one(DeliveryRow, delivery_id)
+    row.last_error = error[:2000]
+    row.next_attempt_at = at
+
+
+def mark_dead(session: Session, delivery_id: int, *, now: datetime, error: str) -> None:
+    """Give up on a delivery: it stays visible in `earshot alerts --failed` and can be re-sent."""
+    row = session.get_one(DeliveryRow, delivery_id)
+    row.status = str(DeliveryStatus.DEAD)
+    row.last_error = error[:2000]
+    add_event(session, row.alert_id, "dead_lettered", now=now, note=f"{row.channel}: {error[:500]}")
+
+
+def resend(session: Session, delivery_id: int, *, now: datetime) -> bool:
+    """Put a dead-lettered delivery back in the outbox."""
+    row = session.get(DeliveryRow, delivery_id)
+    if row is None or row.status != str(DeliveryStatus.DEAD):
+        return False
+    row.status = str(DeliveryStatus.PENDING)
+    row.attempts = 0
+    row.next_attempt_at = now
+    add_event(session, row.alert_id, "resend", now=now, note=row.channel)
+    return True
+
+
+def failed_deliveries(session: Session, *, limit: int = 100) -> list[DeliveryRow]:
+    """Dead-lettered deliveries, newest first."""
+    stmt = (
+        select(DeliveryRow)
+        .where(DeliveryRow.status == str(DeliveryStatus.DEAD))
+        .order_by(DeliveryRow.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None = None,
+    team: str | None = None,
+    brand: str | None = None,
+    limit: int = 50,
+) -> list[AlertRow]:
+    """Alerts, newest first, optionally filtered."""
+    stmt = select(AlertRow)
+    if status:
+        stmt = stmt.where(AlertRow.status == status)
+    if team:
+        stmt = stmt.where(AlertRow.team == team)
+    if brand:
+        stmt = stmt.where(AlertRow.brand == brand)
+    return list(session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit)).unique())
+
+
+def count_alerts(session: Session, *, status: str | None = None) -> int:
+    """How many alerts there are, optionally with one status."""
+    stmt = select(func.count(AlertRow.id))
+    if status:
+        stmt = stmt.where(AlertRow.status == status)
+    return int(session.scalar(stmt) or 0)
+
+
+def events(session: Session, alert_id: int) -> list[AlertEventRow]:
+    """An alert's audit trail, oldest first."""
+    stmt = select(AlertEventRow).where(AlertEventRow.alert_id == alert_id).order_by(AlertEventRow.id)
+    return list(session.scalars(stmt))
+
+
+def to_domain(row: AlertRow) -> Alert:
+    """The channel-facing view of a stored alert."""
+    mention = row.mention
+    classification = mention.classification if mention is not None else None
+    return Alert(
+        id=row.id,
+        kind=AlertKind(row.kind),
+        title=row.title,
+        summary=row.summary,
+        urgency=Urgency(row.urgency),
+        status=AlertStatus(row.status),
+        team=row.team,
+        route=row.route_name,
+        reason=row.reason,
+        group_key=row.group_key,
+        created_at=row.created_at,
+        brand=row.brand,
+        mention_url=mention.url if mention else None,
+        mention_text=mention.text if mention else None,
+        author=(mention.author.handle if mention and mention.author else None),
+        source=mention.source if mention else None,
+        categories=tuple(classification.categories) if classification else (),
+        sentiment=classification.sentiment if classification else None,
+        count=row.count,
+        details=dict(row.details or {}),
+    )

@@ -1,0 +1,240 @@
+"""Mention repository: idempotent batch storing and the queries the CLI and web need.
+
+Every function takes a session and never commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, Text, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain import Classification, Mention, MentionKey
+from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
+
+# Keep IN-lists and multi-row VALUES well under SQLite's variable limit.
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMention:
+    """A mention that this call inserted, with its new row id."""
+
+    id: int
+    mention: Mention
+    classification: Classification | None
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"idempotent inserts are not implemented for {dialect}")
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def existing_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey]:
+    """Which of ``keys`` are already stored."""
+    found: set[MentionKey] = set()
+    unique = list(dict.fromkeys(keys))
+    for chunk in _chunks(unique):
+        rows = session.execute(
+            select(MentionRow.source, MentionRow.external_id).where(
+                tuple_(MentionRow.source, MentionRow.external_id).in_([tuple(k) for k in chunk])
+            )
+        )
+        found.update(MentionKey(source, ext) for source, ext in rows)
+    return found
+
+
+def _upsert_authors(
+    session: Session, mentions: Sequence[Mention], now: datetime
+) -> dict[tuple[str, str], int]:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in mentions:
+        latest[(m.source_kind or m.source, m.author.handle)] = {
+            "source_kind": m.source_kind or m.source,
+            "handle": m.author.handle,
+            "display_name": m.author.display_name[:255],
+            "followers": m.author.followers,
+            "url": m.author.url,
+            "updated_at": now,
+        }
+    ids: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(list(latest.values())):
+        stmt = _insert(session, AuthorRow).values(list(chunk))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_kind", "handle"],
+            set_={
+                "display_name": stmt.excluded.display_name,
+                "followers": stmt.excluded.followers,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        ).returning(AuthorRow.id, AuthorRow.source_kind, AuthorRow.handle)
+        for row_id, kind, handle in session.execute(stmt):
+            ids[(kind, handle)] = row_id
+    return ids
+
+
+def store_mentions(
+    session: Session,
+    mentions: Sequence[Mention],
+    classifications: Sequence[Classification | None] | None = None,
+    *,
+    now: datetime,
+    simhashes: Sequence[int | None] | None = None,
+) -> list[StoredMention]:
+    """Insert mentions (and their classifications) that are not stored yet; return the new ones.
+
+    Idempotent: a (source, external_id) already present is skipped by the
+    database itself (ON CONFLICT DO NOTHING), so a retried batch stores nothing twice.
+    """
+    if not mentions:
+        return []
+    classes = list(classifications) if classifications is not None else [None] * len(mentions)
+    hashes = list(simhashes) if simhashes is not None else [None] * len(mentions)
+    by_key: dict[MentionKey, int] = {}
+    for index, m in enumerate(mentions):
+        by_key.setdefault(m.key, index)  # first copy in the batch wins
+    authors = _upsert_authors(session, [mentions[i] for i in by_key.values()], now)
+    inserted: list[StoredMention] = []
+    for chunk in _chunks(list(by_key.values())):
+        values = [_mention_values(mentions[i], authors, hashes[i]) for i in chunk]
+        stmt = (
+            _insert(session, MentionRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+            .returning(MentionRow.id, MentionRow.source, MentionRow.external_id)
+        )
+        for row_id, source, external_id in session.execute(stmt):
+            index = by_key[MentionKey(source, external_id)]
+            inserted.append(StoredMention(row_id, mentions[index], classes[index]))
+    _store_children(session, inserted, now)
+    return inserted
+
+
+def _mention_values(m: Mention, authors: dict[tuple[str, str], int], simhash: int | None) -> dict[str, Any]:
+    return {
+        "source": m.source,
+        "source_kind": m.source_kind or m.source,
+        "external_id": m.external_id,
+        "url": m.url,
+        "title": m.title,
+        "text": m.text,
+        "language": m.language,
+        "author_id": authors.get((m.source_kind or m.source, m.author.handle)),
+        "published_at": m.published_at,
+        "collected_at": m.collected_at,
+        "likes": m.engagement.likes,
+        "shares": m.engagement.shares,
+        "replies": m.engagement.replies,
+        "views": m.engagement.views,
+        "queries": list(m.queries),
+        "raw": m.raw,
+        "simhash": simhash,
+    }
+
+
+def _store_children(session: Session, inserted: Sequence[StoredMention], now: datetime) -> None:
+    brand_rows = [{"mention_id": s.id, "brand": b} for s in inserted for b in dict.fromkeys(s.mention.brands)]
+    for chunk in _chunks(brand_rows):
+        session.execute(_insert(session, MentionBrandRow).values(list(chunk)).on_conflict_do_nothing())
+    class_rows = [classification_values(s.id, s.classification, now) for s in inserted if s.classification]
+    for chunk in _chunks(class_rows):
+        session.execute(_insert(session, ClassificationRow).values(list(chunk)).on_conflict_do_nothing())
+
+
+def classification_values(mention_id: int, c: Classification, now: datetime) -> dict[str, Any]:
+    """Column values for one classification row."""
+    return {
+        "mention_id": mention_id,
+        "sentiment": str(c.sentiment),
+        "sentiment_scores": dict(c.sentiment_scores),
+        "urgency": str(c.urgency),
+        "urgency_score": float(c.urgency_score),
+        "categories": list(c.categories),
+        "category_scores": dict(c.category_scores),
+        "language": c.language,
+        "model_version": c.model_version,
+        "signals": dict(c.signals),
+        "reduced_confidence": c.reduced_confidence,
+        "classified_at": now,
+    }
+
+
+def set_clusters(session: Session, assignments: dict[int, int]) -> None:
+    """Point each mention id at the id of the first mention of its story."""
+    for mention_id, cluster_id in assignments.items():
+        session.execute(update(MentionRow).where(MentionRow.id == mention_id).values(cluster_id=cluster_id))
+
+
+def recent_fingerprints(
+    session: Session, *, since: datetime, limit: int = 200_000
+) -> list[tuple[int, int, int]]:
+    """(id, simhash, cluster id) of recent mentions, to rebuild the near-duplicate index."""
+    rows = session.execute(
+        select(MentionRow.id, MentionRow.simhash, MentionRow.cluster_id)
+        .where(MentionRow.collected_at >= since, MentionRow.simhash.is_not(None))
+        .order_by(MentionRow.id.desc())
+        .limit(limit)
+    )
+    return [(i, int(h or 0), int(c) if c is not None else i) for i, h, c in rows]
+
+
+def mention_query(
+    *,
+    brand: str | None = None,
+    source: str | None = None,
+    sentiment: str | None = None,
+    urgency: str | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> Select[Any]:
+    """A filtered SELECT over mentions, newest first."""
+    stmt = select(MentionRow)
+    if brand:
+        stmt = stmt.where(
+            MentionRow.id.in_(select(MentionBrandRow.mention_id).where(MentionBrandRow.brand == brand))
+        )
+    if source:
+        stmt = stmt.where(MentionRow.source == source)
+    if sentiment or urgency or category:
+        stmt = stmt.join(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
+        if sentiment:
+            stmt = stmt.where(ClassificationRow.sentiment == sentiment)
+        if urgency:
+            stmt = stmt.where(ClassificationRow.urgency == urgency)
+        if category:
+            # JSON containment differs per backend; a quoted substring match works on both.
+            stmt = stmt.where(ClassificationRow.categories.cast(Text()).contains(f'"{category}"'))
+    if since:
+        stmt = stmt.where(MentionRow.published_at >= since)
+    if until:
+        stmt = stmt.where(MentionRow.published_at < until)
+    if search:
+        stmt = stmt.where(MentionRow.text.ilike(f"%{search}%"))
+    return stmt.order_by(MentionRow.published_at.desc(), MentionRow.id.desc())
+
+
+def list_mentions(session: Session, *, limit: int = 50, offset: int = 0, **filters: Any) -> list[MentionRow]:
+    """Mentions matching ``filters`` (see mention_query), newest first."""
+    stmt = mention_query(**filters).limit(limit).offset(offset)
+    return list(session.scalars(stmt).unique().all())
+
+
+def get_mention(session: Session, mention_id: int) -> MentionRow | None:
+    """One mention by id."""
+    return session.get(MentionRow, mention_id)
