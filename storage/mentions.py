@@ -93,7 +93,6 @@ def store_mentions(
     classifications: Sequence[Classification | None] | None = None,
     *,
     now: datetime,
-    simhashes: Sequence[int | None] | None = None,
 ) -> list[StoredMention]:
     """Insert mentions (and their classifications) that are not stored yet; return the new ones.
 
@@ -103,14 +102,13 @@ def store_mentions(
     if not mentions:
         return []
     classes = list(classifications) if classifications is not None else [None] * len(mentions)
-    hashes = list(simhashes) if simhashes is not None else [None] * len(mentions)
     by_key: dict[MentionKey, int] = {}
     for index, m in enumerate(mentions):
         by_key.setdefault(m.key, index)  # first copy in the batch wins
     authors = _upsert_authors(session, [mentions[i] for i in by_key.values()], now)
     inserted: list[StoredMention] = []
     for chunk in _chunks(list(by_key.values())):
-        values = [_mention_values(mentions[i], authors, hashes[i]) for i in chunk]
+        values = [_mention_values(mentions[i], authors) for i in chunk]
         stmt = (
             _insert(session, MentionRow)
             .values(values)
@@ -124,7 +122,7 @@ def store_mentions(
     return inserted
 
 
-def _mention_values(m: Mention, authors: dict[tuple[str, str], int], simhash: int | None) -> dict[str, Any]:
+def _mention_values(m: Mention, authors: dict[tuple[str, str], int]) -> dict[str, Any]:
     return {
         "source": m.source,
         "source_kind": m.source_kind or m.source,
@@ -142,7 +140,6 @@ def _mention_values(m: Mention, authors: dict[tuple[str, str], int], simhash: in
         "views": m.engagement.views,
         "queries": list(m.queries),
         "raw": m.raw,
-        "simhash": simhash,
     }
 
 
@@ -179,17 +176,17 @@ def set_clusters(session: Session, assignments: dict[int, int]) -> None:
         session.execute(update(MentionRow).where(MentionRow.id == mention_id).values(cluster_id=cluster_id))
 
 
-def recent_fingerprints(
-    session: Session, *, since: datetime, limit: int = 200_000
-) -> list[tuple[int, int, int]]:
-    """(id, simhash, cluster id) of recent mentions, to rebuild the near-duplicate index."""
+def recent_texts(
+    session: Session, *, since: datetime, limit: int = 50_000
+) -> list[tuple[int, str, int | None]]:
+    """(id, text, cluster id) of recent mentions, oldest first, to rebuild the near-duplicate index."""
     rows = session.execute(
-        select(MentionRow.id, MentionRow.simhash, MentionRow.cluster_id)
-        .where(MentionRow.collected_at >= since, MentionRow.simhash.is_not(None))
+        select(MentionRow.id, MentionRow.title, MentionRow.text, MentionRow.cluster_id)
+        .where(MentionRow.collected_at >= since)
         .order_by(MentionRow.id.desc())
         .limit(limit)
-    )
-    return [(i, int(h or 0), int(c) if c is not None else i) for i, h, c in rows]
+    ).all()
+    return [(i, f"{title}\n{text}" if title else text, c) for i, title, text, c in reversed(rows)]
 
 
 def mention_query(

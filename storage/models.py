@@ -96,7 +96,6 @@ class MentionRow(Base):
     queries: Mapped[list[Any]] = mapped_column(JSON, default=list)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Near-duplicates (retweets, syndicated stories) point at the first mention of their story.
-    simhash: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     author: Mapped[AuthorRow | None] = relationship(lazy="joined")

@@ -83,7 +83,7 @@ class Channel(ABC, Generic[OptionsT]):
             parts.append(f"{key}={shown}")
         return f"{self.kind}:{self.name}" + (f" ({', '.join(parts)})" if parts else "")
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections; called on shutdown."""
 
     def _rate_limit_wait(self) -> float | None:

@@ -72,7 +72,6 @@ def upgrade() -> None:
         sa.Column("views", sa.BigInteger(), nullable=True),
         sa.Column("queries", sa.JSON(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
-        sa.Column("simhash", sa.BigInteger(), nullable=True),
         sa.Column("cluster_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["author_id"],
