@@ -1,0 +1,197 @@
+"""Shared rendering for channels: per-format escaping of untrusted text and one view of an alert.
+
+Every string that reaches a channel may come from a stranger on the internet: mention text,
+author handles, even titles built from them. Each channel renders an :class:`AlertView` through
+exactly one escaper for its format, and cuts each field *after* escaping with :func:`fit`, so
+neither an injected ``<!channel>`` nor a cut in the middle of ``&amp;`` can reach the service.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from domain import Alert, Notification, NotificationAction
+
+Escaper = Callable[[str], str]
+
+ELLIPSIS = "…"
+# Caps for the parts of a text rendering that are ours but may quote strangers (author, brand).
+TITLE_CHARS = 300
+SUMMARY_CHARS = 4000
+FIELD_CHARS = 1000
+
+# C0 controls except tab and newline, DEL and C1 controls: they forge log lines and break renderers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional overrides let a mention display text in an order that hides what it says.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Words that page a whole room in Slack, Discord, Mattermost and friends when typed with an @.
+_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+# A word joiner after the @ keeps the word readable but no longer a keyword.
+_WORD_JOINER = "\u2060"
+# Slack has no backslash escape; a zero-width space on both sides of a marker stops it opening or
+# closing bold, italic, strike or code whichever way Slack classifies the invisible character.
+_SLACK_MARKERS = re.compile(r"([*_~`])")
+_ZWSP = "\u200b"
+# Characters CommonMark (and Adaptive Cards' markdown subset) may treat as markup anywhere.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]()<>|~!])")
+# Characters that only start a block (list, heading, rule) at the beginning of a line; an ordered
+# list is "1." or "1)", where the punctuation, not the digit, is what can be escaped.
+_MARKDOWN_LINE_START = re.compile(r"^([ \t]*)([#+\-=])", re.MULTILINE)
+_MARKDOWN_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", re.MULTILINE)
+# A URL host we are willing to print: a name or IPv4 with an optional port, or a bracketed IPv6.
+_SAFE_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+def clean(text: str) -> str:
+    """Normalise newlines and drop control and bidi-override characters."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _BIDI.sub("", _CONTROL.sub("", text))
+
+
+def neutralise_broadcasts(text: str) -> str:
+    """Break ``@channel``, ``@here`` and ``@everyone`` so they cannot page a whole room."""
+    return _BROADCAST.sub("@" + _WORD_JOINER, text)
+
+
+def escape_plain(text: str) -> str:
+    """Plain text: clean it and neutralise broadcast mentions."""
+    return neutralise_broadcasts(clean(text))
+
+
+def escape_slack(text: str) -> str:
+    """Slack mrkdwn: escape ``& < >`` (so no ``<!channel>``, ``<@U…>`` or ``<url|label>``) and markers."""
+    text = escape_plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_MARKERS.sub(_ZWSP + r"\1" + _ZWSP, text)
+
+
+def escape_markdown(text: str) -> str:
+    """Markdown (Teams Adaptive Cards, Apprise markdown): backslash-escape markup characters."""
+    text = _MARKDOWN_INLINE.sub(r"\\\1", escape_plain(text))
+    text = _MARKDOWN_LINE_START.sub(r"\1\\\2", text)
+    return _MARKDOWN_ORDERED.sub(r"\1\\\2", text)
+
+
+def escape_html(text: str) -> str:
+    """HTML: entity-escape markup and quotes so text stays text, even inside attributes."""
+    return html.escape(escape_plain(text), quote=True)
+
+
+def fit(text: str, limit: int, escape: Escaper, marker: str = ELLIPSIS) -> str:
+    """Escape ``text`` and cut it so the *escaped* result is at most ``limit`` characters."""
+    out = escape(text)
+    if len(out) <= limit:
+        return out
+    room = max(0, limit - len(marker))
+    # Binary search for the longest raw prefix whose escaping fits: cutting the raw text, never the
+    # escaped one, is what keeps ``&amp;`` or a zero-width guard from being split in half. The
+    # escaped length grows with the prefix (cleaning may drop characters, so it is not bounded by
+    # the raw length in either direction).
+    lo, hi = 0, len(text)
+    best = ""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = escape(text[:mid])
+        if len(candidate) <= room:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best + marker if limit >= len(marker) else best
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL safe to place in any format, or None for anything else (``javascript:`` …)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(clean(url).strip())
+    except ValueError:
+        return None
+    # Userinfo is dropped: ``https://bank.example@evil.example`` reads as the wrong host.
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme.lower() not in {"http", "https"} or not _SAFE_HOST.match(host):
+        return None
+    # Re-quote everything after the host so no quote, bracket, pipe or space survives to end a
+    # Slack ``<url|label>``, a markdown ``(url)`` or an HTML attribute early.
+    path = quote(parts.path, safe="/%:@!$&+,;=-._~*")
+    query = quote(parts.query, safe="=&%:@/?!$+,;-._~*")
+    fragment = quote(parts.fragment, safe="%:@/?!$&+,;=-._~*")
+    return urlunsplit((parts.scheme.lower(), host, path, query, fragment))
+
+
+_ACTION_PREFIX = {
+    NotificationAction.FIRE: "",
+    NotificationAction.ESCALATE: "Escalated: ",
+    NotificationAction.ACKNOWLEDGE: "Acknowledged: ",
+    NotificationAction.RESOLVE: "Resolved: ",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """What every channel shows about an alert, as raw (unescaped) text."""
+
+    title: str
+    summary: str
+    fields: tuple[tuple[str, str], ...]
+    quote: str
+    link: str | None
+    footer: str
+    action: NotificationAction
+
+    def as_text(self, escape: Escaper = escape_plain, quote_limit: int | None = None) -> str:
+        """A plain multi-line rendering, every line escaped with ``escape``."""
+        lines = [fit(self.title, TITLE_CHARS, escape), "", fit(self.summary, SUMMARY_CHARS, escape), ""]
+        lines += [f"{label}: {fit(value, FIELD_CHARS, escape)}" for label, value in self.fields]
+        if self.quote:
+            quoted = fit(self.quote, quote_limit, escape) if quote_limit else escape(self.quote)
+            lines += ["", *(f"> {line}" for line in quoted.split("\n"))]
+        if self.link:
+            lines += ["", f"View mention: {self.link}"]
+        lines += ["", fit(self.footer, TITLE_CHARS, escape)]
+        return "\n".join(lines)
+
+
+def title_of(notification: Notification) -> str:
+    """The headline: action, urgency and the alert's own title."""
+    alert = notification.alert
+    prefix = _ACTION_PREFIX[notification.action]
+    if notification.action in {NotificationAction.FIRE, NotificationAction.ESCALATE}:
+        prefix = f"[{alert.urgency.value.upper()}] {prefix}"
+    return prefix + alert.title
+
+
+def fields_of(alert: Alert) -> tuple[tuple[str, str], ...]:
+    """Label/value pairs worth showing, skipping what the alert does not know."""
+    candidates: list[tuple[str, str | None]] = [
+        ("Urgency", alert.urgency.value),
+        ("Status", alert.status.value),
+        ("Brand", alert.brand),
+        ("Source", alert.source),
+        ("Author", alert.author),
+        ("Sentiment", alert.sentiment),
+        ("Categories", ", ".join(alert.categories) or None),
+        ("Mentions", str(alert.count) if alert.count > 1 else None),
+        ("Team", alert.team),
+        ("Route", alert.route),
+        ("Why", alert.reason),
+    ]
+    return tuple((label, value) for label, value in candidates if value)
+
+
+def alert_view(notification: Notification) -> AlertView:
+    """Build the common view of a notification; channels escape and cut it for their format."""
+    alert = notification.alert
+    footer = f"Earshot alert #{alert.id} · {alert.kind.value} · {alert.created_at.isoformat()}"
+    return AlertView(
+        title=title_of(notification),
+        summary=alert.summary,
+        fields=fields_of(alert),
+        quote=alert.mention_text or "",
+        link=safe_url(alert.mention_url),
+        footer=footer,
+        action=notification.action,
+    )
