@@ -1,15 +1,17 @@
-"""Which tracked brands a text mentions.
+"""Which tracked brands a mention names, using the brand query language.
 
-Placeholder matcher for the foundation: a query is a list of whitespace-separated
-alternatives matched as case-insensitive words. The brand query language
-replaces the internals while keeping this API.
+Each brand has one or more queries (see ``collectors.query``); a mention
+matches a brand when any of its queries matches. Collectors call this on
+every item they fetch, including items an API search already selected,
+because API searches are only ever approximations of the query.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from collectors.query import Compiler, Document, Node, QuerySyntaxError, parse_query
 
 
 @dataclass(frozen=True)
@@ -32,27 +34,56 @@ class MatchResult:
         return bool(self.brands)
 
 
+@dataclass(frozen=True)
+class ParsedQuery:
+    """One brand query, as written and as parsed."""
+
+    brand: str
+    text: str
+    node: Node
+
+
 class BrandMatcher:
-    """Matches texts against every brand's queries."""
+    """Matches mentions against every brand's queries.
+
+    Raises QuerySyntaxError (with ``brand`` and ``query_index`` set) for a bad
+    query, so configuration errors surface when the matcher is built.
+    """
 
     def __init__(self, brands: Sequence[BrandSpec]) -> None:
         self.brands = tuple(brands)
-        self._compiled = [
-            (brand.name, query, _compile(query)) for brand in self.brands for query in brand.queries
-        ]
+        compiler = Compiler()
+        parsed: list[ParsedQuery] = []
+        for brand in self.brands:
+            for index, query in enumerate(brand.queries):
+                try:
+                    parsed.append(ParsedQuery(brand.name, query, parse_query(query)))
+                except QuerySyntaxError as error:
+                    error.add_note(f"brand {brand.name!r}, query {index}: {query!r}")
+                    raise
+        self.parsed: tuple[ParsedQuery, ...] = tuple(parsed)
+        self._compiled = [(q.brand, q.text, compiler.compile(q.node)) for q in parsed]
 
-    def match(self, text: str, *, language: str | None = None, author: str | None = None) -> MatchResult:
-        """Return the brands and queries that match ``text``."""
+    def match(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        author: str | None = None,
+        url: str | None = None,
+        links: Sequence[str] = (),
+    ) -> MatchResult:
+        """Return the brands and queries matching ``text`` and its metadata.
+
+        ``url`` is where the mention lives and ``links`` what it links to; ``site:`` looks at both.
+        """
+        doc = Document(text, language=language, author=author, url=url, links=links)
         brands: list[str] = []
         queries: list[str] = []
-        for brand, query, pattern in self._compiled:
-            if pattern.search(text):
+        for brand, query, predicate in self._compiled:
+            if predicate(doc):
                 if brand not in brands:
                     brands.append(brand)
-                queries.append(query)
+                if query not in queries:
+                    queries.append(query)
         return MatchResult(tuple(brands), tuple(queries))
-
-
-def _compile(query: str) -> re.Pattern[str]:
-    terms = [re.escape(t.strip('"').lstrip("@#")) for t in query.split() if t.upper() != "OR"]
-    return re.compile(r"(?<!\w)[@#]?(?:" + "|".join(terms) + r")(?!\w)", re.IGNORECASE)
