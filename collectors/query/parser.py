@@ -49,10 +49,14 @@ _SPECIAL = frozenset('()"')
 
 
 class QuerySyntaxError(ValueError):
-    """A brand query that cannot be parsed; ``position`` is the 0-based offset of the problem."""
+    """A brand query that cannot be parsed; ``position`` is the 0-based offset of the problem.
+
+    ``str(error)`` is the message alone, so callers can add their own location
+    (``brands[0].queries[1]: <message> at position N``).
+    """
 
     def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} at position {position}")
+        super().__init__(message)
         self.message = message
         self.position = position
 
