@@ -108,10 +108,7 @@ def claim(session: Session, delivery: DeliveryRow, *, now: datetime, lease: time
         )
         .values(attempts=delivery.attempts + 1, next_attempt_at=now + lease)
     )
-    claimed = bool(result.rowcount)  # type: ignore[attr-defined]
-    if claimed:
-        session.refresh(delivery)
-    return claimed
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_delivered(session: Session, delivery_id: int, *, now: datetime, note: str = "") -> None:

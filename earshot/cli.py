@@ -1,0 +1,122 @@
+"""The `earshot` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from earshot import __version__
+from earshot.checks import check
+from earshot.commands import alerts as alert_commands
+from earshot.commands import classify as classify_commands
+from earshot.commands import data as data_commands
+from earshot.compose import build
+from earshot.context import CliState, clean_errors, fail, settings_for, setup_logging, state
+from storage.db import create_db_engine, upgrade
+
+app = typer.Typer(
+    name="earshot",
+    help="Social listening and reputation monitoring: collect mentions, classify them, alert the right team.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (default: $EARSHOT_CONFIG or ./earshot.yaml)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Earshot: know within minutes when customers publish something that needs a response."""
+    ctx.obj = CliState(config=config, verbose=verbose)
+
+
+@app.command()
+def version() -> None:
+    """Print the Earshot version."""
+    typer.echo(__version__)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
+    """Create or migrate the database schema to the newest version."""
+    settings = settings_for(ctx)
+    setup_logging(settings.log_level, state(ctx).verbose)
+    with clean_errors():
+        engine = create_db_engine(settings.database.url)
+        try:
+            upgrade(engine, revision)
+        finally:
+            engine.dispose()
+    typer.echo(f"database at {engine.url.render_as_string()} is at revision {revision}")
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the config file and every source, channel, route and query in it."""
+    settings = settings_for(ctx)
+    errors = check(settings)
+    if errors:
+        path = state(ctx).config or "earshot.yaml"
+        raise fail("\n".join(f"{path}: {line}" for line in errors))
+    typer.echo(
+        f"ok: {len(settings.brands)} brand(s), {len(settings.sources)} source(s), "
+        f"{len(settings.channels)} channel(s), {len(settings.routes)} route(s)"
+    )
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    web: Annotated[bool, typer.Option(help="Serve the dashboard and API in the same process.")] = True,
+    host: Annotated[str | None, typer.Option(help="Web host (overrides web.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Web port (overrides web.port).")] = None,
+) -> None:
+    """Run everything in one process: scheduled collection, classification, alerting and the web UI."""
+    from scheduler.runner import start
+
+    settings = settings_for(ctx)
+    setup_logging(settings.log_level, state(ctx).verbose)
+    with clean_errors():
+        built = build(settings)
+    scheduler = start(built.components, deliver_interval_seconds=settings.pipeline.deliver_interval_seconds)
+    try:
+        if web and settings.web.enabled:
+            _serve_web(built, host or settings.web.host, port or settings.web.port)
+        else:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            typer.echo("earshot running without the web UI; Ctrl-C to stop", err=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        built.close()
+
+
+def _serve_web(built: object, host: str, port: int) -> None:
+    import uvicorn
+
+    from earshot.webapp import web_app
+
+    typer.echo(f"earshot dashboard on http://{host}:{port}/", err=True)
+    uvicorn.run(web_app(built), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+
+
+data_commands.register(app)
+alert_commands.register(app)
+classify_commands.register(app)

@@ -1,0 +1,1 @@
+"""Scheduler: the pipeline stages and what runs them (APScheduler in-process, NATS distributed)."""

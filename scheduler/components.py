@@ -1,0 +1,73 @@
+"""The built components the pipeline stages work with; the composition root fills them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerting.channels.base import Channel
+from alerting.config import AlertingConfig
+from alerting.routing import Router
+from classifiers.base import Classifier
+from collectors.base import Collector
+from collectors.neardup import NearDuplicateIndex
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class SourceRuntime:
+    """A configured source and its collector instance."""
+
+    name: str
+    kind: str
+    collector: Collector  # type: ignore[type-arg]
+    interval_seconds: float
+    jitter_seconds: float
+
+
+@dataclass
+class Counters:
+    """Process-wide counters, for logs, `earshot run` output and the metrics endpoint."""
+
+    runs: int = 0
+    failures: int = 0
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: int) -> None:
+        """Add to several counters at once, thread-safely."""
+        with self.lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+
+@dataclass
+class Components:
+    """Everything a pipeline stage needs, built once per process."""
+
+    sessions: sessionmaker[Session]
+    sources: dict[str, SourceRuntime]
+    classifier: Classifier
+    router: Router
+    channels: dict[str, Channel]  # type: ignore[type-arg]
+    alerting: AlertingConfig
+    batch_size: int = 200
+    cluster_window_hours: float = 72.0
+    clock: Callable[[], datetime] = utcnow
+    neardup: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
+    neardup_lock: threading.Lock = field(default_factory=threading.Lock)
+    counters: Counters = field(default_factory=Counters)

@@ -1,0 +1,207 @@
+"""The pipeline: collect -> dedup -> classify -> store -> route, one source run at a time.
+
+A run's mentions, classifications, alerts, outbox rows and the source's new
+cursor are written in ONE transaction: a crash anywhere before commit leaves
+the cursor where it was, so the next run re-fetches and, because storing is
+idempotent, stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classifiers.base import ClassifierInput
+from collectors.base import FetchResult
+from collectors.errors import CollectorError, RateLimited
+from collectors.neardup import NearDuplicateIndex
+from domain import AlertKind, AlertStatus, Classification, Mention, MentionKey
+from scheduler.alerts import alert_text
+from scheduler.components import Components, SourceRuntime
+from storage import alerts as alert_repo
+from storage import mentions as mention_repo
+from storage import sources as source_repo
+from storage.models import AlertRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What one source run did."""
+
+    source: str
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    folded: int = 0
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run completed."""
+        return self.error is None
+
+
+def warm_up(components: Components) -> None:
+    """Rebuild the near-duplicate index from recently stored mentions."""
+    since = components.clock() - timedelta(hours=components.cluster_window_hours)
+    with components.sessions() as session:
+        rows = mention_repo.recent_texts(session, since=since)
+    index = NearDuplicateIndex()
+    index.load(rows)
+    with components.neardup_lock:
+        components.neardup = index
+    log.info("near-duplicate index holds %d recent mentions", index.size)
+
+
+def run_source(components: Components, name: str) -> RunReport:
+    """Fetch one source since its cursor and push what is new through the pipeline."""
+    source = components.sources[name]
+    report = RunReport(source=name)
+    with components.sessions() as session:
+        cursor = source_repo.get_cursor(session, name)
+    try:
+        result = source.collector.fetch(cursor)
+    except Exception as exc:  # any collector failure is recorded; other sources keep running
+        _record_failure(components, source, exc, report)
+        return report
+    try:
+        ingest(components, source, result, report)
+    except Exception as exc:
+        # The transaction rolled back; the in-memory index may hold ids that never committed.
+        warm_up(components)
+        _record_failure(components, source, exc, report)
+    return report
+
+
+def _record_failure(components: Components, source: SourceRuntime, exc: Exception, report: RunReport) -> None:
+    kind = type(exc).__name__
+    detail = f"{kind}: {exc}"
+    if isinstance(exc, RateLimited) and exc.until:
+        detail += f" (until {exc.until.isoformat()})"
+    report.error = detail
+    components.counters.add(runs=1, failures=1)
+    level = logging.WARNING if isinstance(exc, CollectorError) else logging.ERROR
+    log.log(level, "source %s failed: %s", source.name, detail, exc_info=not isinstance(exc, CollectorError))
+    with components.sessions() as session, session.begin():
+        source_repo.record_failure(
+            session, source=source.name, kind=source.kind, error=detail, now=components.clock()
+        )
+
+
+def ingest(components: Components, source: SourceRuntime, result: FetchResult, report: RunReport) -> None:
+    """Dedup, classify, store, cluster and route one fetch result, committing once."""
+    report.fetched = result.fetched or len(result.mentions)
+    report.problems = list(result.problems)
+    for problem in result.problems:
+        log.warning("source %s: %s", source.name, problem)
+    unique: dict[MentionKey, Mention] = {}
+    for mention in result.mentions:
+        unique.setdefault(mention.key, mention)
+    with components.sessions() as session:
+        stored = mention_repo.existing_keys(session, unique.keys())
+    fresh = [m for key, m in unique.items() if key not in stored]
+    report.duplicates = len(result.mentions) - len(fresh)
+    classifications = classify(components, fresh)
+    now = components.clock()
+    with components.sessions() as session, session.begin():
+        inserted = mention_repo.store_mentions(session, fresh, classifications, now=now)
+        report.new = len(inserted)
+        with components.neardup_lock:
+            clusters = {s.id: components.neardup.assign(s.id, s.mention.full_text) for s in inserted}
+        mention_repo.set_clusters(session, {k: v for k, v in clusters.items()})
+        for item in inserted:
+            if item.classification is not None:
+                created, folded = route_mention(
+                    session, components, item.id, item.mention, item.classification, clusters[item.id]
+                )
+                report.alerts += created
+                report.folded += folded
+        source_repo.set_cursor(session, source.name, result.cursor, now=now)
+        source_repo.record_success(session, source=source.name, kind=source.kind, items=report.new, now=now)
+    components.counters.add(
+        runs=1, fetched=report.fetched, stored=report.new, duplicates=report.duplicates, alerts=report.alerts
+    )
+    log.info(
+        "source %s: fetched %d, new %d, duplicates %d, alerts %d",
+        source.name,
+        report.fetched,
+        report.new,
+        report.duplicates,
+        report.alerts,
+    )
+
+
+def classify(components: Components, mentions: Sequence[Mention]) -> list[Classification]:
+    """Classify in batches of the configured size, outside any transaction."""
+    out: list[Classification] = []
+    size = components.batch_size
+    for start in range(0, len(mentions), size):
+        chunk = [ClassifierInput.from_mention(m) for m in mentions[start : start + size]]
+        out.extend(components.classifier.predict_batch(chunk))
+    if len(out) != len(mentions):
+        raise RuntimeError(f"classifier returned {len(out)} results for {len(mentions)} mentions")
+    return out
+
+
+def route_mention(
+    session: Session,
+    components: Components,
+    mention_id: int,
+    mention: Mention,
+    classification: Classification,
+    cluster_id: int,
+) -> tuple[int, int]:
+    """Raise alerts for a stored mention that needs a response; return (created, folded)."""
+    if not classification.urgency.at_least(components.alerting.min_urgency):
+        return 0, 0
+    if "spam" in classification.categories:
+        return 0, 0
+    created = folded = 0
+    for decision in components.router.decide(mention, classification):
+        brand = mention.brands[0] if mention.brands else None
+        group_key = f"{decision.route}|{brand}|story-{cluster_id}"
+        open_alert = session.scalars(
+            select(AlertRow)
+            .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
+            .limit(1)
+        ).first()
+        if open_alert is not None:
+            # The same story again (a retweet, a syndicated copy): count it, do not page again.
+            open_alert.count += 1
+            open_alert.updated_at = components.clock()
+            alert_repo.add_event(
+                session, open_alert.id, "folded", now=components.clock(), note=f"mention #{mention_id}"
+            )
+            folded += 1
+            continue
+        title, summary = alert_text(mention, classification)
+        alert_repo.create_alert(
+            session,
+            alert_repo.NewAlert(
+                kind=AlertKind.MENTION,
+                title=title,
+                summary=summary,
+                urgency=classification.urgency,
+                team=decision.team,
+                route_name=decision.route,
+                route_snapshot=decision.snapshot,
+                reason=decision.reason,
+                group_key=group_key,
+                channels=decision.channels,
+                mention_id=mention_id,
+                brand=brand,
+                details={"signals": dict(classification.signals), "cluster_id": cluster_id},
+            ),
+            now=components.clock(),
+        )
+        created += 1
+    return created, folded
