@@ -35,3 +35,5 @@ class ClassifierOptions(BaseModel):
     urgency: UrgencyThresholds = Field(default_factory=UrgencyThresholds)
     # Extra example sentences per category: a new category, or more examples for a built-in one.
     categories: dict[str, list[str]] = Field(default_factory=dict)
+    # Cosine-similarity threshold per category (built-in or added above); others use the default.
+    category_thresholds: dict[str, float] = Field(default_factory=dict)

