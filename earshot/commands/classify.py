@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
@@ -94,7 +95,7 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
             typer.echo(f"error: cannot build classifier {opts.kind!r}: {exc}", err=True)
             raise typer.Exit(2) from exc
         # Errors are rendered as U+FFFD-safe JSON; ensure_ascii=False keeps non-English text readable.
-        with file.open("rb") if file else _stdin() as stream:
+        with _open(file) as stream:
             for chunk in _chunks(_lines(stream), CHUNK):
                 for rec in _classify_chunk(classifier, chunk, author_followers):
                     sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -128,22 +129,8 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
         typer.echo(json.dumps(rows, indent=2) if as_json else format_rows(rows))
 
 
-def _stdin() -> BinaryIO:
-    # CliRunner and real terminals both expose the byte stream; read bytes to survive bad UTF-8.
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:
-        raise typer.BadParameter("stdin has no byte stream")
-    return _NoClose(buffer)
-
-
-class _NoClose:
-    """Wrap stdin so the ``with`` block does not close the process's stdin."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def __enter__(self) -> BinaryIO:
-        return self._stream
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def _open(file: Path | None) -> AbstractContextManager[BinaryIO]:
+    if file is not None:
+        return file.open("rb")
+    # Read bytes (CliRunner and real terminals both expose them) to survive bad UTF-8; never close stdin.
+    return nullcontext(sys.stdin.buffer)
