@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select, true
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ Bucket = Literal["hour", "day"]
 BUCKET_SIZES: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 UNCLASSIFIED = "unclassified"
 SENTIMENTS: tuple[str, ...] = (*(str(s) for s in Sentiment), UNCLASSIFIED)
+_Row = TypeVarTuple("_Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +93,11 @@ def _parse_bucket(value: Any) -> datetime:
     return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
-def _window(stmt: Select[Any], since: datetime, until: datetime) -> Select[Any]:
+def _window(stmt: Select[*_Row], since: datetime, until: datetime) -> Select[*_Row]:
     return stmt.where(MentionRow.published_at >= utc(since), MentionRow.published_at < utc(until))
 
 
-def _brand_filter(stmt: Select[Any], brands: Sequence[str] | None) -> Select[Any]:
+def _brand_filter(stmt: Select[*_Row], brands: Sequence[str] | None) -> Select[*_Row]:
     return stmt if brands is None else stmt.where(MentionBrandRow.brand.in_(list(brands)))
 
 
@@ -184,7 +185,7 @@ def share_of_voice(
     return [BrandShare(b, counts.get(b, 0), counts.get(b, 0) / total if total else 0.0) for b in names]
 
 
-def _mentions_in(since: datetime, until: datetime, brand: str | None) -> Select[Any]:
+def _mentions_in(since: datetime, until: datetime, brand: str | None) -> Select[int]:
     ids = _window(select(MentionRow.id), since, until)
     if brand is not None:
         ids = ids.where(
@@ -198,14 +199,15 @@ def top_categories(
 ) -> list[tuple[str, int]]:
     """The most frequent categories of classified mentions in the window, most frequent first."""
     dialect = session.get_bind().dialect.name
+    # Both backends let a table function in FROM read the row before it (implicitly lateral).
     if dialect == "postgresql":
-        elements = func.json_array_elements_text(ClassificationRow.categories)
+        elements = func.json_array_elements_text(ClassificationRow.categories).table_valued("value")
+        category = elements.render_derived(name="category")  # AS category(value)
     elif dialect == "sqlite":
-        elements = func.json_each(ClassificationRow.categories)
+        # json_each already names its columns (key, value, ...); SQLite rejects a column alias list.
+        category = func.json_each(ClassificationRow.categories).table_valued("value").alias("category")
     else:
         raise NotImplementedError(f"category counts are not implemented for {dialect}")
-    # Both backends let a table function in FROM read the row before it (implicitly lateral).
-    category = elements.table_valued("value").render_derived(name="category")
     count = func.count().label("n")
     stmt = (
         select(category.c.value, count)
