@@ -1,0 +1,101 @@
+"""Storing mentions is idempotent and batched; queries filter correctly. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from classifiers.base import ClassifierInput
+from classifiers.baseline import BaselineClassifier
+from domain import MentionKey
+from storage import mentions as repo
+from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
+from tests.factories import T0, mention
+
+
+def _count(session: Session, model: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_store_is_idempotent_within_and_across_batches(sessions: sessionmaker[Session]) -> None:
+    batch = [
+        mention("1", "lumora is down"),
+        mention("2", "love lumora"),
+        mention("1", "lumora is down (copy)"),
+    ]
+    classes = BaselineClassifier().predict_batch([ClassifierInput(m.text) for m in batch])
+    with sessions() as s, s.begin():
+        first = repo.store_mentions(s, batch, classes, now=T0)
+    with sessions() as s, s.begin():
+        second = repo.store_mentions(s, batch, classes, now=T0)
+    assert sorted(m.mention.external_id for m in first) == ["1", "2"]
+    assert second == []
+    with sessions() as s:
+        assert _count(s, MentionRow) == 2
+        assert _count(s, ClassificationRow) == 2
+        assert _count(s, MentionBrandRow) == 2
+        stored = s.scalars(select(MentionRow).where(MentionRow.external_id == "1")).one()
+        assert stored.text == "lumora is down"  # the first copy in a batch wins
+        assert stored.classification is not None and stored.classification.sentiment == "negative"
+
+
+def test_same_external_id_on_two_sources_is_two_mentions(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s, s.begin():
+        repo.store_mentions(
+            s, [mention("9", "lumora", source="a"), mention("9", "lumora", source="b")], now=T0
+        )
+    with sessions() as s:
+        assert repo.existing_keys(s, [MentionKey("a", "9"), MentionKey("b", "9"), MentionKey("c", "9")]) == {
+            MentionKey("a", "9"),
+            MentionKey("b", "9"),
+        }
+
+
+def test_authors_are_upserted_with_latest_followers(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, [mention("1", "lumora", handle="ann", followers=10)], now=T0)
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, [mention("2", "lumora again", handle="ann", followers=25)], now=T0)
+    with sessions() as s:
+        authors = s.scalars(select(AuthorRow)).all()
+        assert [(a.handle, a.followers) for a in authors] == [("ann", 25)]
+        assert {m.author_id for m in s.scalars(select(MentionRow))} == {authors[0].id}
+
+
+def test_large_batches_cross_chunk_boundaries(sessions: sessionmaker[Session]) -> None:
+    batch = [mention(str(i), f"lumora post {i}", handle=f"u{i % 700}") for i in range(1_300)]
+    with sessions() as s, s.begin():
+        stored = repo.store_mentions(s, batch, now=T0)
+    assert len(stored) == 1_300
+    with sessions() as s:
+        assert _count(s, MentionRow) == 1_300
+        assert _count(s, AuthorRow) == 700
+        assert len(repo.existing_keys(s, [m.key for m in batch])) == 1_300
+
+
+def test_list_mentions_filters(sessions: sessionmaker[Session]) -> None:
+    batch = [
+        mention("1", "lumora is down, outage everywhere", at=T0),
+        mention("2", "I love lumora", at=T0 + timedelta(hours=1)),
+        mention("3", "vantix is great", brands=("Vantix",), at=T0 + timedelta(hours=2)),
+        mention("4", "lumora question: how do I share a folder?", source="other", at=T0 + timedelta(hours=3)),
+    ]
+    classes = BaselineClassifier().predict_batch([ClassifierInput(m.text) for m in batch])
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, batch, classes, now=T0)
+    with sessions() as s:
+
+        def ids(**filters: object) -> list[str]:
+            return [m.external_id for m in repo.list_mentions(s, **filters)]  # type: ignore[arg-type]
+
+        assert ids() == ["4", "3", "2", "1"]  # newest first
+        assert ids(brand="Vantix") == ["3"]
+        assert ids(source="other") == ["4"]
+        assert ids(sentiment="negative") == ["1"]
+        assert ids(category="outage") == ["1"]
+        assert ids(since=T0 + timedelta(minutes=30), brand="Lumora") == ["4", "2"]
+        assert ids(search="FOLDER") == ["4"]
+        assert ids(limit=2) == ["4", "3"]
+        assert ids(limit=2, offset=2) == ["2", "1"]
