@@ -118,3 +118,19 @@ def _record(
             delay,
             result.reason,
         )
+
+
+def drain(
+    components: Components, *, max_passes: int = 50, rng: random.Random | None = None
+) -> DeliveryReport:
+    """Deliver until nothing is due (or ``max_passes`` passes of 100), summing the reports."""
+    total = DeliveryReport()
+    for _ in range(max_passes):
+        report = deliver_due(components, rng=rng)
+        total.delivered += report.delivered
+        total.retried += report.retried
+        total.dead += report.dead
+        total.skipped += report.skipped
+        if report.delivered + report.retried + report.dead + report.skipped == 0:
+            break
+    return total

@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.components import Components
-from scheduler.delivery import deliver_due
+from scheduler.delivery import drain
 from scheduler.pipeline import run_source, warm_up
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def _safe_run_source(components: Components, name: str) -> None:
 
 def _safe_deliver(components: Components) -> None:
     try:
-        deliver_due(components)
+        drain(components, max_passes=10)
     except Exception:
         log.exception("outbox: unexpected error")
 

@@ -11,7 +11,7 @@ import typer
 
 from earshot.compose import build
 from earshot.context import clean_errors, fail, settings_for, setup_logging, state
-from scheduler.delivery import deliver_due
+from scheduler.delivery import drain
 from scheduler.pipeline import run_source, warm_up
 from storage import mentions as mention_repo
 from storage import sources as source_repo
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"no enabled source named {source!r}; enabled sources: {known}")
             warm_up(built.components)
             report = run_source(built.components, source)
-            delivered = deliver_due(built.components)
+            delivered = drain(built.components)
         finally:
             built.close()
         typer.echo(
