@@ -65,7 +65,7 @@ def test_unreachable_database_is_one_line_and_nonzero(tmp_path: Path) -> None:
         f"sqlite:///{tmp_path / 'earshot.db'}", "postgresql://nobody@127.0.0.1:1/earshot"
     )
     config.write_text(bad)
-    code, out, err = _run(config, "db", "upgrade")
+    code, _, err = _run(config, "db", "upgrade")
     assert code == 3
     assert err.startswith("error: cannot connect to postgresql+psycopg://nobody@127.0.0.1:1/earshot")
     assert len(err.strip().splitlines()) == 1

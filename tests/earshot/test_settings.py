@@ -38,7 +38,8 @@ def test_environment_overrides_yaml(tmp_path: Path) -> None:
 def test_secrets_are_interpolated_from_the_environment(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        "channels:\n  - name: hook\n    kind: webhook\n    options: {url: '${HOOK_URL}', secret: '${HOOK_SECRET:-dev}'}\n",
+        "channels:\n  - name: hook\n    kind: webhook\n"
+        "    options: {url: '${HOOK_URL}', secret: '${HOOK_SECRET:-dev}'}\n",
     )
     settings = load_settings(path, env={"HOOK_URL": "https://hooks.example/abc"})
     assert settings.channels[0].options == {"url": "https://hooks.example/abc", "secret": "dev"}
@@ -48,7 +49,8 @@ def test_secrets_are_interpolated_from_the_environment(tmp_path: Path) -> None:
     ("yaml_text", "expected"),
     [
         (
-            "routes:\n  - {name: a, team: t}\n  - {name: b, team: t}\n  - {name: c, team: t, match: {urgency: hgih}}\n",
+            "routes:\n  - {name: a, team: t}\n  - {name: b, team: t}\n"
+            "  - {name: c, team: t, match: {urgency: hgih}}\n",
             "routes[2].match.urgency: 'hgih' is not one of low, medium, high, critical",
         ),
         ("brands:\n  - name: X\n    quries: [x]\n", "brands[0].quries: unknown key"),
