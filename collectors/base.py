@@ -70,5 +70,5 @@ class Collector(ABC, Generic[OptionsT]):
     def fetch(self, cursor: Cursor | None) -> FetchResult:
         """Fetch what is new since ``cursor``; raise a CollectorError subclass on failure."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most collectors hold nothing
+    def close(self) -> None:
         """Release connections; called on shutdown."""

@@ -32,9 +32,9 @@ __all__ = [
     "DeliveryStatus",
     "Engagement",
     "Mention",
+    "MentionKey",
     "Notification",
     "NotificationAction",
-    "MentionKey",
     "Sentiment",
     "Urgency",
 ]
