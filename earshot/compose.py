@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from alerting.channels.base import Channel
 from alerting.channels.registry import channels as channel_registry
+from alerting.jobs import SourceSchedule, periodic_jobs
 from alerting.routing import Router
 from classifiers.base import Classifier
 from classifiers.registry import build_classifier
@@ -19,7 +20,7 @@ from collectors.matching import BrandMatcher, BrandSpec
 from collectors.registry import collectors as collector_registry
 from earshot.checks import check
 from earshot.settings import ConfigError, Settings
-from scheduler.components import Components, SourceRuntime, utcnow
+from scheduler.components import Components, PeriodicJob, SourceRuntime, utcnow
 from storage.db import DatabaseError, check_connection, create_db_engine, pending_revisions, session_factory
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,19 @@ def build(
         cluster_window_hours=settings.pipeline.cluster_window_hours,
         clock=clock,
     )
+    components.periodic = [
+        PeriodicJob(name=job.name, interval_seconds=job.interval_seconds, run=job.run)
+        for job in periodic_jobs(
+            sessions=components.sessions,
+            config=settings.alerting,
+            teams=settings.teams,
+            routes=settings.routes,
+            channels=components.channels,
+            brands=[b.name for b in settings.brands],
+            sources=[SourceSchedule(s.name, s.kind, s.interval_seconds) for s in sources.values()],
+            clock=clock,
+        )
+    ]
     log.info(
         "built %d source(s), %d channel(s), classifier %s",
         len(sources),

@@ -33,6 +33,15 @@ class SourceRuntime:
     jitter_seconds: float
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Extra work run on an interval next to collection (escalations, spike checks, digests)."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[], object]
+
+
 @dataclass
 class Counters:
     """Process-wide counters, for logs, `earshot run` output and the metrics endpoint."""
@@ -71,3 +80,4 @@ class Components:
     neardup: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
     neardup_lock: threading.Lock = field(default_factory=threading.Lock)
     counters: Counters = field(default_factory=Counters)
+    periodic: list[PeriodicJob] = field(default_factory=list)

@@ -13,20 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from alerting.service import raise_alerts
 from classifiers.base import ClassifierInput
 from collectors.base import FetchResult
 from collectors.errors import CollectorError, RateLimited
 from collectors.neardup import NearDuplicateIndex
-from domain import AlertKind, AlertStatus, Classification, Mention, MentionKey
-from scheduler.alerts import alert_text
+from domain import Classification, Mention, MentionKey
 from scheduler.components import Components, SourceRuntime
-from storage import alerts as alert_repo
 from storage import mentions as mention_repo
 from storage import sources as source_repo
-from storage.models import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +115,15 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
         mention_repo.set_clusters(session, {k: v for k, v in clusters.items()})
         for item in inserted:
             if item.classification is not None:
-                created, folded = route_mention(
-                    session, components, item.id, item.mention, item.classification, clusters[item.id]
+                created, folded = raise_alerts(
+                    session,
+                    router=components.router,
+                    config=components.alerting,
+                    mention_id=item.id,
+                    mention=item.mention,
+                    classification=item.classification,
+                    cluster_id=clusters[item.id],
+                    now=now,
                 )
                 report.alerts += created
                 report.folded += folded
@@ -150,58 +152,3 @@ def classify(components: Components, mentions: Sequence[Mention]) -> list[Classi
     if len(out) != len(mentions):
         raise RuntimeError(f"classifier returned {len(out)} results for {len(mentions)} mentions")
     return out
-
-
-def route_mention(
-    session: Session,
-    components: Components,
-    mention_id: int,
-    mention: Mention,
-    classification: Classification,
-    cluster_id: int,
-) -> tuple[int, int]:
-    """Raise alerts for a stored mention that needs a response; return (created, folded)."""
-    if not classification.urgency.at_least(components.alerting.min_urgency):
-        return 0, 0
-    if "spam" in classification.categories:
-        return 0, 0
-    created = folded = 0
-    for decision in components.router.decide(mention, classification):
-        brand = mention.brands[0] if mention.brands else None
-        group_key = f"{decision.route}|{brand}|story-{cluster_id}"
-        open_alert = session.scalars(
-            select(AlertRow)
-            .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
-            .limit(1)
-        ).first()
-        if open_alert is not None:
-            # The same story again (a retweet, a syndicated copy): count it, do not page again.
-            open_alert.count += 1
-            open_alert.updated_at = components.clock()
-            alert_repo.add_event(
-                session, open_alert.id, "folded", now=components.clock(), note=f"mention #{mention_id}"
-            )
-            folded += 1
-            continue
-        title, summary = alert_text(mention, classification)
-        alert_repo.create_alert(
-            session,
-            alert_repo.NewAlert(
-                kind=AlertKind.MENTION,
-                title=title,
-                summary=summary,
-                urgency=classification.urgency,
-                team=decision.team,
-                route_name=decision.route,
-                route_snapshot=decision.snapshot,
-                reason=decision.reason,
-                group_key=group_key,
-                channels=decision.channels,
-                mention_id=mention_id,
-                brand=brand,
-                details={"signals": dict(classification.signals), "cluster_id": cluster_id},
-            ),
-            now=components.clock(),
-        )
-        created += 1
-    return created, folded

@@ -9,7 +9,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.components import Components
+from scheduler.components import Components, PeriodicJob
 from scheduler.delivery import drain
 from scheduler.pipeline import run_source, warm_up
 
@@ -57,7 +57,22 @@ def build_scheduler(components: Components, *, deliver_interval_seconds: float =
         name="deliver alerts",
         next_run_time=now,
     )
+    for job in components.periodic:
+        scheduler.add_job(
+            _safe_periodic,
+            IntervalTrigger(seconds=job.interval_seconds),
+            args=(job,),
+            id=f"periodic:{job.name}",
+            name=job.name,
+        )
     return scheduler
+
+
+def _safe_periodic(job: PeriodicJob) -> None:
+    try:
+        job.run()
+    except Exception:
+        log.exception("%s: unexpected error", job.name)
 
 
 def start(components: Components, *, deliver_interval_seconds: float = 5.0) -> BackgroundScheduler:
