@@ -13,7 +13,7 @@ import re
 from typing import ClassVar, Literal
 
 import apprise as apprise_lib
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from alerting.channels.base import Channel, ChannelOptions
 from alerting.channels.render import alert_view, escape_markdown, escape_plain, fit
@@ -27,6 +27,9 @@ _REASON_CHARS = 500
 
 class AppriseOptions(ChannelOptions):
     """Options for the Apprise channel."""
+
+    # Validation errors must not quote the rejected value: it may be a password or secret URL.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     url: SecretStr = Field(description="An Apprise URL such as discord://id/token; usually a credential.")
     body_format: Literal["text", "markdown"] = "text"
@@ -68,8 +71,9 @@ class AppriseChannel(Channel[AppriseOptions]):
         escape = escape_markdown if self.options.body_format == "markdown" else escape_plain
         view = alert_view(notification)
         title = fit(view.title, TITLE_CHARS, escape)
-        room = self.max_message_chars - len(view.as_text(escape, quote_limit=1))
-        return title, view.as_text(escape, quote_limit=max(1, room))
+        # Apprise shows the title itself, so the body starts at the summary.
+        room = self.max_message_chars - len(view.as_text(escape, quote_limit=1, title=False))
+        return title, view.as_text(escape, quote_limit=max(1, room), title=False)
 
     def _send(self, notification: Notification) -> DeliveryResult:
         title, body = self.render(notification)

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from alerting.channels.base import Channel, ChannelOptions
 from alerting.channels.render import (
@@ -51,6 +51,9 @@ def _address(value: str) -> str:
 
 class EmailOptions(ChannelOptions):
     """Options for an SMTP channel."""
+
+    # Validation errors must not quote the rejected value: it may be a password or secret URL.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     host: str
     port: int = Field(587, ge=1, le=65535)

@@ -82,15 +82,18 @@ def escape_html(text: str) -> str:
 
 def fit(text: str, limit: int, escape: Escaper, marker: str = ELLIPSIS) -> str:
     """Escape ``text`` and cut it so the *escaped* result is at most ``limit`` characters."""
-    out = escape(text)
-    if len(out) <= limit:
-        return out
+    # Escapers only lengthen what survives cleaning, so the cleaned length is a lower bound on the
+    # escaped one: a 100k-character mention is known too long without escaping all of it.
+    dropped = len(text) - len(clean(text))
+    if len(text) - dropped <= limit:
+        out = escape(text)
+        if len(out) <= limit:
+            return out
     room = max(0, limit - len(marker))
-    # Binary search for the longest raw prefix whose escaping fits: cutting the raw text, never the
-    # escaped one, is what keeps ``&amp;`` or a zero-width guard from being split in half. The
-    # escaped length grows with the prefix (cleaning may drop characters, so it is not bounded by
-    # the raw length in either direction).
-    lo, hi = 0, len(text)
+    # Binary search for the longest raw prefix whose escaping fits. Cutting the raw text, never
+    # the escaped one, keeps ``&amp;`` or a zero-width guard from being split in half. A prefix
+    # longer than room plus every character cleaning drops cannot fit, which bounds the search.
+    lo, hi = 0, min(len(text), room + dropped)
     best = ""
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -142,9 +145,12 @@ class AlertView:
     footer: str
     action: NotificationAction
 
-    def as_text(self, escape: Escaper = escape_plain, quote_limit: int | None = None) -> str:
+    def as_text(
+        self, escape: Escaper = escape_plain, quote_limit: int | None = None, title: bool = True
+    ) -> str:
         """A plain multi-line rendering, every line escaped with ``escape``."""
-        lines = [fit(self.title, TITLE_CHARS, escape), "", fit(self.summary, SUMMARY_CHARS, escape), ""]
+        lines = [fit(self.title, TITLE_CHARS, escape), ""] if title else []
+        lines += [fit(self.summary, SUMMARY_CHARS, escape), ""]
         lines += [f"{label}: {fit(value, FIELD_CHARS, escape)}" for label, value in self.fields]
         if self.quote:
             quoted = fit(self.quote, quote_limit, escape) if quote_limit else escape(self.quote)

@@ -24,6 +24,7 @@ SECTION_CHARS = 3000
 FIELD_CHARS = 2000
 MAX_FIELDS = 10
 CONTEXT_CHARS = 3000
+CONTEXT_ELEMENTS = 10
 
 
 class SlackOptions(HttpOptions):
@@ -78,7 +79,7 @@ class SlackChannel(HttpChannel[SlackOptions]):
                     "text": {"type": "mrkdwn", "text": fit(view.quote, SECTION_CHARS, _quote)},
                 }
             )
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": self._context(view)}]})
+        blocks.append({"type": "context", "elements": self._context(view)})
         fallback = fit(f"{view.title}: {view.summary}", SECTION_CHARS, escape_slack)
         return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
@@ -93,12 +94,18 @@ class SlackChannel(HttpChannel[SlackOptions]):
         return fields
 
     @staticmethod
-    def _context(view: AlertView) -> str:
-        if not view.link:
-            return fit(view.footer, CONTEXT_CHARS, escape_slack)
-        # safe_url percent-encoded "|" and ">"; "&" in a query must still be written as &amp;.
-        link = f"<{view.link.replace('&', '&amp;')}|View mention>"
-        return link + " · " + fit(view.footer, CONTEXT_CHARS - len(link) - 3, escape_slack)
+    def _context(view: AlertView) -> list[dict[str, str]]:
+        elements = []
+        if view.link:
+            # safe_url percent-encoded "|" and ">"; "&" in a query must still be written as &amp;.
+            elements.append({"type": "mrkdwn", "text": f"<{view.link.replace('&', '&amp;')}|View mention>"})
+        # Fields beyond the ten a section can hold still matter (the routing reason); show them small.
+        for label, value in view.fields[MAX_FIELDS : MAX_FIELDS + CONTEXT_ELEMENTS - 2]:
+            head = f"*{label}:* "
+            text = head + fit(value, CONTEXT_CHARS - len(head), escape_slack)
+            elements.append({"type": "mrkdwn", "text": text})
+        elements.append({"type": "mrkdwn", "text": fit(view.footer, CONTEXT_CHARS, escape_slack)})
+        return elements
 
     def _send(self, notification: Notification) -> DeliveryResult:
         body = json.dumps(self.render(notification), ensure_ascii=False).encode()

@@ -51,17 +51,21 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
     def render(self, notification: Notification) -> dict[str, Any]:
         """The exact JSON document the workflow receives, at most ``max_message_chars`` bytes."""
         view = alert_view(notification)
-        budget = self.max_message_chars
-        payload = self._payload(view, notification, budget)
-        # The quote is the only unbounded part; shrink it by the overshoot until the bytes fit.
-        for _ in range(8):
-            excess = len(_encode(payload)) - self.max_message_chars
-            if excess <= 0:
-                return payload
-            quote = _quote_text(payload)
-            budget = max(0, min(budget, len(quote)) - excess)
-            payload = self._payload(view, notification, budget)
-        return self._payload(view, notification, 0)
+        payload = self._payload(view, notification, self.max_message_chars)
+        if len(_encode(payload)) <= self.max_message_chars:
+            return payload
+        # The quote is the only unbounded part. Bytes are not characters (UTF-8, JSON escapes), so
+        # binary-search the longest quote whose encoded card fits; an empty quote always does.
+        lo, hi = 0, self.max_message_chars
+        best = self._payload(view, notification, 0)
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            candidate = self._payload(view, notification, mid)
+            if len(_encode(candidate)) <= self.max_message_chars:
+                best, lo = candidate, mid + 1
+            else:
+                hi = mid - 1
+        return best
 
     def _payload(self, view: AlertView, notification: Notification, quote_chars: int) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
@@ -137,10 +141,3 @@ def _colour(notification: Notification) -> str:
     if notification.action is NotificationAction.ACKNOWLEDGE:
         return "Default"
     return "Attention" if notification.alert.urgency.at_least(Urgency.HIGH) else "Warning"
-
-
-def _quote_text(payload: dict[str, Any]) -> str:
-    for block in payload["attachments"][0]["content"]["body"]:
-        if block["type"] == "Container":
-            return str(block["items"][0]["text"])
-    return ""

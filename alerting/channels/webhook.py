@@ -33,9 +33,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from alerting.channels.base import Channel, ChannelOptions
 from alerting.channels.render import clean
@@ -50,6 +51,9 @@ _REASON_CHARS = 300
 
 class HttpOptions(ChannelOptions):
     """Options every HTTP channel has."""
+
+    # Validation errors must not quote the rejected value: it is usually a secret URL or key.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds for connect, write and read.")
 
@@ -106,13 +110,24 @@ def post_json(
 ) -> DeliveryResult:
     """POST a JSON body and classify the outcome; never raises for network trouble."""
     all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+    secrets = (*secrets, *_url_secrets(url))
     try:
         response = client.post(url, content=body, headers=all_headers)
     except httpx.TimeoutException as exc:
-        return DeliveryResult.retry(_redact(f"timed out: {type(exc).__name__}", (*secrets, url)))
+        return DeliveryResult.retry(_redact(f"timed out: {type(exc).__name__}", secrets))
     except httpx.TransportError as exc:
-        return DeliveryResult.retry(_redact(f"{type(exc).__name__}: {exc}", (*secrets, url)))
-    return classify_response(response, (*secrets, url))
+        return DeliveryResult.retry(_redact(f"{type(exc).__name__}: {exc}", secrets))
+    return classify_response(response, secrets)
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    # Webhook URLs carry their credential in the path (Slack) or the query (Teams' sig=); a server
+    # echoing either back in an error must not put it into our logs and database.
+    parts = urlsplit(url)
+    values = [value for _, value in parse_qsl(parts.query) if len(value) >= 8]
+    segments = [segment for segment in parts.path.split("/") if len(segment) >= 16]
+    path = parts.path if len(parts.path) > 1 else ""
+    return tuple(secret for secret in (url, path, parts.query, *values, *segments) if secret)
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -122,7 +137,7 @@ def _snippet(response: httpx.Response) -> str:
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
     # Transport errors and echoing servers can quote the URL; a webhook URL is a credential.
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):  # longest first, so parts of it go too
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
