@@ -80,16 +80,22 @@ def escape_html(text: str) -> str:
     return html.escape(escape_plain(text), quote=True)
 
 
-def fit(text: str, limit: int, escape: Escaper, marker: str = ELLIPSIS) -> str:
-    """Escape ``text`` and cut it so the *escaped* result is at most ``limit`` characters."""
+def fit(
+    text: str, limit: int, escape: Escaper, marker: str = ELLIPSIS, measure: Callable[[str], int] = len
+) -> str:
+    """Escape ``text`` and cut it so the *escaped* result measures at most ``limit``.
+
+    ``measure`` defaults to characters; a channel limited in encoded bytes passes its own, which
+    must never be smaller than ``len``.
+    """
     # Escapers only lengthen what survives cleaning, so the cleaned length is a lower bound on the
     # escaped one: a 100k-character mention is known too long without escaping all of it.
     dropped = len(text) - len(clean(text))
     if len(text) - dropped <= limit:
         out = escape(text)
-        if len(out) <= limit:
+        if measure(out) <= limit:
             return out
-    room = max(0, limit - len(marker))
+    room = max(0, limit - measure(marker))
     # Binary search for the longest raw prefix whose escaping fits. Cutting the raw text, never
     # the escaped one, keeps ``&amp;`` or a zero-width guard from being split in half. A prefix
     # longer than room plus every character cleaning drops cannot fit, which bounds the search.
@@ -98,11 +104,11 @@ def fit(text: str, limit: int, escape: Escaper, marker: str = ELLIPSIS) -> str:
     while lo <= hi:
         mid = (lo + hi) // 2
         candidate = escape(text[:mid])
-        if len(candidate) <= room:
+        if measure(candidate) <= room:
             best, lo = candidate, mid + 1
         else:
             hi = mid - 1
-    return best + marker if limit >= len(marker) else best
+    return best + marker if limit >= measure(marker) else best
 
 
 def safe_url(url: str | None) -> str | None:

@@ -37,6 +37,11 @@ def _encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
+def _json_bytes(text: str) -> int:
+    # Bytes ``text`` adds to the encoded card: JSON escapes, then UTF-8, without the two quotes.
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
+
+
 class TeamsChannel(HttpChannel[TeamsOptions]):
     """Posts an Adaptive Card to a Teams channel through a Workflows webhook."""
 
@@ -51,23 +56,15 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
     def render(self, notification: Notification) -> dict[str, Any]:
         """The exact JSON document the workflow receives, at most ``max_message_chars`` bytes."""
         view = alert_view(notification)
-        payload = self._payload(view, notification, self.max_message_chars)
-        if len(_encode(payload)) <= self.max_message_chars:
-            return payload
-        # The quote is the only unbounded part. Bytes are not characters (UTF-8, JSON escapes), so
-        # binary-search the longest quote whose encoded card fits; an empty quote always does.
-        lo, hi = 0, self.max_message_chars
-        best = self._payload(view, notification, 0)
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            candidate = self._payload(view, notification, mid)
-            if len(_encode(candidate)) <= self.max_message_chars:
-                best, lo = candidate, mid + 1
-            else:
-                hi = mid - 1
-        return best
+        if not view.quote:
+            return self._payload(view, notification, "")
+        # The quote is the only unbounded part: measure the card around a one-character quote, then
+        # cut the quote to the bytes left, counted as they will be sent (UTF-8 inside a JSON string).
+        frame = len(_encode(self._payload(view, notification, "x"))) - 1
+        quote = fit(view.quote, self.max_message_chars - frame, escape_markdown, measure=_json_bytes)
+        return self._payload(view, notification, quote)
 
-    def _payload(self, view: AlertView, notification: Notification, quote_chars: int) -> dict[str, Any]:
+    def _payload(self, view: AlertView, notification: Notification, quote: str) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
@@ -87,7 +84,7 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
                 ],
             },
         ]
-        if view.quote and quote_chars > 0:
+        if quote:
             body.append(
                 {
                     "type": "Container",
@@ -95,7 +92,7 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
                     "items": [
                         {
                             "type": "TextBlock",
-                            "text": fit(view.quote, quote_chars, escape_markdown),
+                            "text": quote,
                             "wrap": True,
                         }
                     ],

@@ -90,6 +90,14 @@ def test_other_4xx_fails_permanently_with_the_reason(
         assert result.status_code == status
 
 
+@pytest.mark.parametrize("kind", sorted(READS_RETRY_AFTER))
+def test_a_redirect_is_a_configuration_error_and_not_followed(receiver: HTTPServer, kind: str) -> None:
+    expect(receiver, kind, 302, "", {"Location": receiver.url_for("/elsewhere")})
+    result = make_http_channel(kind, receiver.port).send(notification())
+    assert result.outcome is DeliveryOutcome.FAILED and "redirect" in result.reason
+    assert len(receiver.log) == 1  # the signed body was not replayed to the new location
+
+
 @pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_a_receiver_that_never_answers_times_out_and_retries(silent_peer: SilentPeer, kind: str) -> None:
     channel = make_http_channel(kind, silent_peer.port, timeout=SHORT_TIMEOUT)

@@ -169,3 +169,11 @@ def test_view_skips_unknown_fields_and_unsafe_links() -> None:
     assert "Brand" not in labels and "Author" not in labels and "Mentions" not in labels
     assert labels[:2] == ["Urgency", "Status"]
     assert view.link is None
+
+
+def test_fit_can_measure_encoded_bytes() -> None:
+    def utf8(text: str) -> int:
+        return len(text.encode())
+
+    out = fit("é" * 1000, 100, escape_plain, measure=utf8)
+    assert utf8(out) <= 100 and out == "é" * 48 + "…"  # 48 × 2 bytes + 3 for the marker
