@@ -1,0 +1,43 @@
+"""GET /api/sources and /healthz."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.sources import record_failure, record_success
+from tests.web.factories import NOW
+from web.app import create_app
+
+
+def test_source_health(client: TestClient, sessions: sessionmaker[Session]) -> None:
+    assert client.get("/api/sources").json() == []
+    with sessions.begin() as session:
+        record_success(session, source="reddit-main", kind="reddit", items=7, now=NOW - timedelta(minutes=5))
+        record_success(session, source="feeds", kind="rss", items=3, now=NOW - timedelta(minutes=9))
+        record_failure(session, source="feeds", kind="rss", error="HTTP 503 from upstream", now=NOW)
+    body = {s["source"]: s for s in client.get("/api/sources").json()}
+    assert list(body) == ["feeds", "reddit-main"]
+    assert body["feeds"]["status"] == "failing"
+    assert body["feeds"]["last_error"] == "HTTP 503 from upstream"
+    assert body["feeds"]["consecutive_failures"] == 1 and body["feeds"]["total_runs"] == 2
+    assert body["reddit-main"]["status"] == "ok" and body["reddit-main"]["items_last_run"] == 7
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_healthz_when_the_database_is_gone(tmp_path: Path) -> None:
+    # A SQLite file in a directory that does not exist cannot be opened.
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'earshot.db'}")
+    app = create_app(session_factory=sessionmaker(engine), clock=lambda: NOW)
+    with TestClient(app) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json() == {"status": "unavailable"}
+    engine.dispose()

@@ -1,0 +1,103 @@
+"""The FastAPI application factory: REST API under /api, dashboard pages, static files, /healthz."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from web.api import alerts as alerts_api
+from web.api import mentions as mentions_api
+from web.api import sources as sources_api
+from web.api import trends as trends_api
+from web.context import Context, WebContext, system_clock
+from web.pages import alerts as alerts_pages
+from web.pages import mentions as mentions_pages
+from web.pages import overview as overview_pages
+from web.pages import sources as sources_pages
+from web.security import SecurityMiddleware
+from web.templating import STATIC_DIR, build_templates
+
+log = logging.getLogger(__name__)
+
+# Served from web/static/vendor so /docs works offline; FastAPI's default page loads Swagger from a CDN.
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="data:,"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>"""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("earshot")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def create_app(
+    *,
+    session_factory: sessionmaker[Session],
+    brands: list[str] | None = None,
+    competitors: dict[str, list[str]] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    title: str = "Earshot",
+) -> FastAPI:
+    """Build the dashboard and REST API over the database behind ``session_factory``.
+
+    ``brands`` are the brands monitored for this deployment; ``competitors`` maps
+    each of them to the brands it is compared with in share of voice. With no
+    brands configured, charts show the busiest brands found in the data.
+    """
+    ctx = WebContext(
+        session_factory=session_factory,
+        brands=tuple(dict.fromkeys(brands or ())),
+        competitors={brand: tuple(names) for brand, names in (competitors or {}).items()},
+        clock=clock or system_clock,
+        title=title,
+    )
+    app = FastAPI(
+        title=f"{title} API",
+        version=_version(),
+        description="Mentions, alerts, trends and source health of an Earshot deployment.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.earshot = ctx
+    app.state.templates = build_templates(title)
+    app.add_middleware(SecurityMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (mentions_api, alerts_api, trends_api, sources_api):
+        app.include_router(module.router)
+    for page in (overview_pages, mentions_pages, alerts_pages, sources_pages):
+        app.include_router(page.router)
+
+    @app.get("/healthz", tags=["health"], responses={503: {"description": "database unreachable"}})
+    def healthz(ctx: Context) -> JSONResponse:
+        """200 when the database answers a trivial query, else 503."""
+        try:
+            with ctx.session_factory() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:
+            # Any failure means "not healthy"; the reason goes to the log, not to the prober.
+            log.warning("health check: database unreachable", exc_info=True)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI for /openapi.json, from vendored assets."""
+        return HTMLResponse(DOCS_PAGE.format(title=html.escape(title)))
+
+    return app
