@@ -136,10 +136,10 @@ class EmailChannel(Channel[EmailOptions]):
                 smtp.login(self.options.username, self.options.password.get_secret_value())
             refused = smtp.send_message(msg)
         except Exception as exc:  # smtplib raises a zoo of types; classify them all
-            return _classify(exc)
-        finally:
             if smtp is not None:
-                _quietly_quit(smtp)
+                smtp.close()  # no QUIT: a server that just timed out would make us wait twice
+            return _classify(exc)
+        _quietly_quit(smtp)
         if refused:
             return DeliveryResult.delivered(f"accepted, but refused for: {', '.join(sorted(refused))}")
         return DeliveryResult.delivered("accepted by SMTP server")
@@ -156,7 +156,7 @@ class EmailChannel(Channel[EmailOptions]):
             try:
                 smtp.starttls(context=context)  # raises SMTPNotSupportedError rather than downgrade
             except BaseException:
-                _quietly_quit(smtp)
+                smtp.close()
                 raise
         return smtp
 

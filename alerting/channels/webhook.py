@@ -39,7 +39,7 @@ import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from alerting.channels.base import Channel, ChannelOptions
-from alerting.channels.render import clean
+from alerting.channels.render import clean, fit
 from domain import Alert, DeliveryResult, Notification
 
 USER_AGENT = "Earshot-Alerts/0.1"
@@ -285,15 +285,16 @@ class WebhookChannel(HttpChannel[WebhookOptions]):
         return post_json(self.client, self.options.url.get_secret_value(), body, headers, secrets)
 
 
+def _json_chars(text: str) -> int:
+    # Characters ``text`` takes inside a JSON string (escapes included, quotes not).
+    return len(json.dumps(text, ensure_ascii=False)) - 2
+
+
 def _fit_json(text: str, room: int) -> str:
-    # JSON escaping lengthens quotes, backslashes and controls, so search on the encoded length.
-    # The string replaces a 4-character ``null`` already counted in the body, hence room + 4.
-    lo, hi, best = 0, len(text), ""
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = text[:mid] + ("…" if mid < len(text) else "")
-        if len(json.dumps(candidate, ensure_ascii=False)) <= room + 4:
-            best, lo = candidate, mid + 1
-        else:
-            hi = mid - 1
-    return best
+    # Sent raw, so no escaper; measured as JSON. The string replaces a ``null`` (4 characters)
+    # already counted in the body, and brings 2 quotes: its content may take room + 2.
+    return fit(text, room + 2, _unchanged, measure=_json_chars)
+
+
+def _unchanged(text: str) -> str:
+    return text
