@@ -1,0 +1,258 @@
+"""X (Twitter) recent search through tweepy's v2 Client.
+
+Brand queries are translated to X's search syntax and packed into as few
+searches as the query-length limit allows. Tweet ids grow with time, so the
+cursor is one ``since_id``: the newest tweet read by any search. Rate limits
+are ours to handle (``wait_on_rate_limit=False``): a 429 becomes RateLimited
+with the ``x-rate-limit-reset`` time, so the scheduler waits instead of a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+import tweepy
+from pydantic import Field, SecretStr
+from requests.adapters import HTTPAdapter
+
+from collectors.base import Collector, CollectorContext, CollectorOptions, Cursor, FetchResult
+from collectors.errors import BadConfiguration, BadPayload, RateLimited, TemporarilyUnavailable
+from collectors.http import reset_time
+from collectors.matching import BrandMatcher
+from collectors.normalise import canonical_url, json_safe, language_code, parse_datetime
+from collectors.query import Untranslatable, to_x
+from domain import Author, Engagement, Mention
+
+API_HOST = "https://api.twitter.com"  # what tweepy calls; requests to it are re-pointed at ``base_url``
+TWEET_FIELDS = [
+    "created_at",
+    "lang",
+    "public_metrics",
+    "author_id",
+    "entities",
+    "note_tweet",
+    "conversation_id",
+]
+USER_FIELDS = ["username", "name", "public_metrics", "verified"]
+
+
+class TwitterOptions(CollectorOptions):
+    """Options for the ``twitter`` collector."""
+
+    bearer_token: SecretStr | None = Field(
+        default=None, description="App-only bearer token, e.g. ${X_BEARER_TOKEN}."
+    )
+    base_url: str = API_HOST
+    site_url: str = "https://x.com"
+    max_results: int = Field(default=100, ge=10, le=100)
+    max_pages: int = Field(default=5, ge=1, le=100)
+    max_query_length: int = Field(default=512, ge=64, le=4096)
+    include_retweets: bool = False
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class _Redirect(HTTPAdapter):
+    """Sends tweepy's requests to ``base_url`` (tests, proxies) with a timeout tweepy never sets."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(max_retries=0)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url and request.url.startswith(API_HOST):
+            request.url = self.base_url + request.url[len(API_HOST) :]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().send(request, **kwargs)
+
+
+def pack_searches(queries: list[str], max_length: int, suffix: str) -> list[str]:
+    """OR translated queries together into searches no longer than ``max_length``."""
+    searches: list[str] = []
+    current: list[str] = []
+    for query in dict.fromkeys(queries):
+        candidate = " OR ".join(f"({q})" for q in [*current, query]) + suffix
+        if current and len(candidate) > max_length:
+            searches.append(" OR ".join(f"({q})" for q in current) + suffix)
+            current = [query]
+        else:
+            current.append(query)
+    if current:
+        searches.append(" OR ".join(f"({q})" for q in current) + suffix)
+    return searches
+
+
+def tweet_to_mention(
+    tweet: Mapping[str, Any],
+    users: Mapping[str, Mapping[str, Any]],
+    *,
+    source: str,
+    kind: str,
+    site_url: str,
+    matcher: BrandMatcher,
+    now: datetime,
+) -> Mention | None:
+    """A Mention for one v2 tweet object if it matches a brand; BadPayload if it is not a tweet."""
+    try:
+        tweet_id = str(tweet["id"])
+        text = str((tweet.get("note_tweet") or {}).get("text") or tweet["text"])
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BadPayload(f"tweet without id/text: {error}") from error
+    user = users.get(str(tweet.get("author_id"))) or {}
+    username = str(user.get("username") or tweet.get("author_id") or "")
+    language = language_code(tweet.get("lang"))
+    links = [
+        str(u.get("expanded_url"))
+        for u in (tweet.get("entities") or {}).get("urls") or []
+        if u.get("expanded_url")
+    ]
+    url = f"{site_url}/{username or 'i'}/status/{tweet_id}"
+    matched = matcher.match(text, language=language, author=username, url=url, links=links)
+    if not matched:
+        return None
+    metrics = tweet.get("public_metrics") or {}
+    followers = (user.get("public_metrics") or {}).get("followers_count")
+    return Mention(
+        source=source,
+        external_id=tweet_id,
+        text=text,
+        author=Author(
+            handle=username,
+            display_name=str(user.get("name") or username),
+            followers=followers if isinstance(followers, int) else None,
+            url=f"{site_url}/{username}" if username else None,
+        ),
+        published_at=parse_datetime(tweet.get("created_at")) or now,
+        collected_at=now,
+        url=canonical_url(url),
+        language=language,
+        engagement=Engagement(
+            likes=int(metrics.get("like_count") or 0),
+            shares=int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
+            replies=int(metrics.get("reply_count") or 0),
+            views=metrics.get("impression_count")
+            if isinstance(metrics.get("impression_count"), int)
+            else None,
+        ),
+        brands=matched.brands,
+        queries=matched.queries,
+        source_kind=kind,
+        raw=json_safe(dict(tweet)),
+    )
+
+
+class TwitterCollector(Collector[TwitterOptions]):
+    """Collects tweets matching brand queries from X's recent search (last seven days)."""
+
+    kind: ClassVar[str] = "twitter"
+    options_model: ClassVar[type[CollectorOptions]] = TwitterOptions
+
+    def __init__(self, *, name: str, options: TwitterOptions, context: CollectorContext) -> None:
+        super().__init__(name=name, options=options, context=context)
+        token = options.bearer_token.get_secret_value() if options.bearer_token else ""
+        self._client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
+        self._client.user_agent = context.user_agent
+        timeout = options.timeout_seconds or context.timeout_seconds
+        self._client.session.mount(API_HOST, _Redirect(options.base_url, timeout))
+
+    def searches(self) -> tuple[list[str], list[str]]:
+        """The packed X searches for every brand query, and the queries X cannot search."""
+        translated: list[str] = []
+        problems: list[str] = []
+        suffix = "" if self.options.include_retweets else " -is:retweet"
+        limit = self.options.max_query_length - len(suffix) - 2
+        for parsed in self.context.matcher.parsed:
+            try:
+                translated.append(to_x(parsed.node, max_length=limit))
+            except Untranslatable as error:
+                problems.append(f"query {parsed.text!r} ({parsed.brand}) not searched on X: {error}")
+        return pack_searches(translated, self.options.max_query_length, suffix), problems
+
+    def fetch(self, cursor: Cursor | None) -> FetchResult:
+        """Search for tweets newer than the cursor's ``since_id``, following ``next_token`` pages."""
+        if not self.options.bearer_token or not self.options.bearer_token.get_secret_value():
+            raise BadConfiguration("twitter: bearer_token is required (for example ${X_BEARER_TOKEN})")
+        now = self.context.now()
+        since_id = (cursor or {}).get("since_id")
+        since_id = str(since_id) if isinstance(since_id, str | int) and str(since_id).isdigit() else None
+        searches, problems = self.searches()
+        mentions: dict[str, Mention] = {}
+        newest = int(since_id) if since_id else 0
+        fetched = 0
+        for search in searches:
+            token: str | None = None
+            for page in range(self.options.max_pages):
+                body = self._page(search, since_id, token, now)
+                tweets, users, meta = _unpack(body)
+                fetched += len(tweets)
+                for tweet in tweets:
+                    try:
+                        mention = tweet_to_mention(
+                            tweet,
+                            users,
+                            source=self.name,
+                            kind=self.kind,
+                            site_url=self.options.site_url.rstrip("/"),
+                            matcher=self.context.matcher,
+                            now=now,
+                        )
+                    except BadPayload as error:
+                        problems.append(f"search {search!r}: {error}")
+                        continue
+                    newest = max(newest, int(tweet["id"]) if str(tweet["id"]).isdigit() else 0)
+                    if mention is not None:
+                        mentions.setdefault(mention.external_id, mention)
+                token = meta.get("next_token")
+                if not token:
+                    break
+                if page + 1 == self.options.max_pages:
+                    problems.append(f"search {search!r}: more than {page + 1} pages; older tweets skipped")
+        new_cursor = {"since_id": str(newest)} if newest else dict(cursor or {})
+        return FetchResult(list(mentions.values()), new_cursor, problems, fetched)
+
+    def _page(self, query: str, since_id: str | None, token: str | None, now: datetime) -> Any:
+        try:
+            return self._client.search_recent_tweets(
+                query,
+                since_id=since_id,
+                next_token=token,
+                max_results=self.options.max_results,
+                expansions=["author_id"],
+                tweet_fields=TWEET_FIELDS,
+                user_fields=USER_FIELDS,
+            )
+        except tweepy.TooManyRequests as error:
+            raise RateLimited(
+                "X rate limit reached", until=reset_time(error.response.headers, now)
+            ) from error
+        except tweepy.TwitterServerError as error:
+            raise TemporarilyUnavailable(f"X answered HTTP {error.response.status_code}") from error
+        except (tweepy.Unauthorized, tweepy.Forbidden) as error:
+            raise BadConfiguration(f"X refused the bearer token: {error}") from error
+        except tweepy.BadRequest as error:
+            raise BadConfiguration(f"X refused the search {query!r}: {error}") from error
+        except tweepy.HTTPException as error:
+            raise BadPayload(f"X answered HTTP {error.response.status_code}: {error}") from error
+        except (requests.Timeout, requests.ConnectionError) as error:
+            raise TemporarilyUnavailable(f"X unreachable: {type(error).__name__}") from error
+        except ValueError as error:  # requests' JSONDecodeError
+            raise BadPayload(f"X answered with invalid JSON: {error}") from error
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.session.close()
+
+
+def _unpack(body: Any) -> tuple[list[Any], dict[str, Mapping[str, Any]], Mapping[str, Any]]:
+    if not isinstance(body, Mapping):
+        raise BadPayload("X answer is not a JSON object")
+    tweets = body.get("data") or []
+    includes = body.get("includes") or {}
+    meta = body.get("meta") or {}
+    if not isinstance(tweets, list) or not isinstance(includes, Mapping) or not isinstance(meta, Mapping):
+        raise BadPayload("X answer has malformed data/includes/meta")
+    users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, Mapping)}
+    return [t for t in tweets if isinstance(t, Mapping)], users, meta
