@@ -13,7 +13,7 @@ subreddit's ``/r/<name>/new/.rss``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +24,8 @@ import feedparser
 from pydantic import Field, field_validator
 
 from collectors.base import Collector, CollectorContext, CollectorOptions, Cursor, FetchResult
-from collectors.errors import CollectorError, RateLimited, TemporarilyUnavailable
-from collectors.http import DEFAULT_MAX_REDIRECTS, check_status, fetch, make_client
+from collectors.errors import CollectorError
+from collectors.http import DEFAULT_MAX_REDIRECTS, check_status, combine_errors, fetch, make_client
 from collectors.matching import BrandMatcher
 from collectors.normalise import (
     canonical_url,
@@ -295,7 +295,7 @@ class RssCollector(Collector[RssOptions]):
             outcomes = [self._parse(outcome, reader) for outcome in downloads]
         failures = [o for o in outcomes if o.error is not None]
         if len(failures) == len(outcomes):
-            raise _combined([o.error for o in failures if o.error is not None])
+            raise combine_errors([o.error for o in failures if o.error is not None], what="feed")
         mentions = [m for o in outcomes if o.read for m in o.read.mentions]
         problems = [p for o in outcomes for p in o.problems]
         problems += [f"{o.url}: {o.error}" for o in failures]
@@ -343,15 +343,3 @@ class RssCollector(Collector[RssOptions]):
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
-
-
-def _combined(errors: Iterable[CollectorError]) -> CollectorError:
-    errors = list(errors)
-    message = "every feed failed: " + "; ".join(str(e) for e in errors[:5])
-    kinds = {type(e) for e in errors}
-    if kinds == {RateLimited}:
-        untils = [e.until for e in errors if isinstance(e, RateLimited) and e.until]
-        return RateLimited(message, until=min(untils) if untils else None)
-    if len(kinds) == 1:
-        return kinds.pop()(message)
-    return TemporarilyUnavailable(message)
