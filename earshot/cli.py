@@ -114,6 +114,10 @@ def _serve_web(built: object, host: str, port: int) -> None:
     from earshot.webapp import web_app
 
     typer.echo(f"earshot dashboard on http://{host}:{port}/", err=True)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; catch them here so the
+    # scheduler is shut down cleanly afterwards and the process exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(web_app(built), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
 
 

@@ -1,0 +1,205 @@
+"""The deployment as docker-compose describes it: the same commands, run here as processes.
+
+There is no Docker engine on CI, so these tests check the compose file and
+Dockerfile are consistent, then run exactly their commands (`earshot db upgrade`,
+`earshot run`) with the compose environment against the local PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EARSHOT = str(Path(sys.executable).parent / "earshot")
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_compose_file_is_consistent_with_the_image() -> None:
+    compose = _compose()
+    services = compose["services"]
+    assert set(services) == {"db", "migrate", "app"}
+    assert services["migrate"]["command"] == ["earshot", "db", "upgrade"]
+    assert services["app"]["command"] == ["earshot", "run"]
+    assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    env = services["app"]["environment"]
+    assert env["EARSHOT_DATABASE__URL"].startswith("postgresql://earshot:earshot@db:5432/")
+    assert services["app"]["ports"] == ["8000:8000"]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert 'CMD ["earshot", "run"]' in dockerfile
+    assert "ENV EARSHOT_CONFIG=/etc/earshot/earshot.yaml" in dockerfile
+    for package in (
+        "domain",
+        "collectors",
+        "classifiers",
+        "alerting",
+        "storage",
+        "scheduler",
+        "web",
+        "earshot",
+    ):
+        assert f"COPY {package} ./{package}" in dockerfile, package
+    assert "pip install ." in dockerfile and ".[train" not in dockerfile  # runtime image: no torch
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def compose_env(tmp_path: Path, _postgres_url: str) -> dict[str, str]:
+    """The app service's environment, pointed at a throwaway local PostgreSQL database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
+    env.update({k: str(v) for k, v in _compose()["services"]["app"]["environment"].items()})
+    # The compose file's host 'db' is this machine's PostgreSQL here; each test gets fresh tables.
+    env["EARSHOT_DATABASE__URL"] = _postgres_url
+    env["EARSHOT_WEB__HOST"] = "127.0.0.1"
+    env["EARSHOT_CONFIG"] = str(ROOT / "earshot.example.yaml")
+    return env
+
+
+def _drop_tables(url: str) -> None:
+    from sqlalchemy import text
+
+    from storage.db import create_db_engine
+
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_process(compose_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`earshot db upgrade` then `earshot run`, as the compose services run them."""
+    _drop_tables(compose_env["EARSHOT_DATABASE__URL"])
+    migrate = subprocess.run(
+        ["earshot", "db", "upgrade"],
+        env=compose_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    port = _free_port()
+    compose_env["EARSHOT_WEB__PORT"] = str(port)
+    procs: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            ["earshot", "run"],
+            env=compose_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start(), port
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for(predicate: Any, timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting")
+
+
+def _get(port: int, path: str) -> Any:
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    except httpx.TransportError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def test_compose_commands_serve_demo_data_and_survive_a_kill(
+    app_process: tuple[subprocess.Popen[str], int], compose_env: dict[str, str], tmp_path: Path
+) -> None:
+    proc, port = app_process
+    assert _wait_for(lambda: _get(port, "/healthz")) == {"status": "ok"}
+    mentions = _wait_for(
+        lambda: (
+            (_get(port, "/api/mentions?limit=5") or {}).get("total", 0) > 250
+            and _get(port, "/api/mentions?limit=5")
+        )
+    )
+    assert mentions["items"][0]["classification"]["sentiment"] in {"negative", "neutral", "positive"}
+    alerts_file = tmp_path / "data" / "alerts.jsonl"
+    _wait_for(lambda: alerts_file.exists() and alerts_file.read_text().count("\n") > 5)
+    # Kill -9 mid-stream, then start again: nothing lost, nothing stored or delivered twice.
+    proc.kill()
+    proc.wait(timeout=10)
+    restarted = subprocess.Popen(
+        ["earshot", "run"],
+        env=compose_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _get(port, "/healthz"))
+        listed = _wait_for(lambda: _get(port, "/api/alerts?limit=500"))
+        alert_ids = {a["id"] for a in listed}
+
+        def all_delivered() -> bool:
+            fired = [json.loads(line) for line in alerts_file.read_text().splitlines() if line.strip()]
+            return {f["alert_id"] for f in fired if f["action"] == "fire"} >= alert_ids
+
+        _wait_for(all_delivered)
+        fired = [
+            json.loads(line)["idempotency_key"]
+            for line in alerts_file.read_text().splitlines()
+            if line.strip()
+        ]
+        repeats = len(fired) - len(set(fired))
+        assert repeats <= 1  # at most the one in flight when the process was killed
+        from sqlalchemy import text
+
+        from storage.db import create_db_engine
+
+        engine = create_db_engine(compose_env["EARSHOT_DATABASE__URL"])
+        with engine.connect() as connection:
+            dupes = connection.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT source, external_id FROM mentions"
+                    " GROUP BY 1, 2 HAVING count(*) > 1) d"
+                )
+            ).scalar()
+        engine.dispose()
+        assert dupes == 0
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        assert restarted.wait(timeout=30) == 0
