@@ -19,7 +19,8 @@ Cursor = Mapping[str, Any]
 class CollectorOptions(BaseModel):
     """Base for every collector's options; unknown keys are a configuration error."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Rejected values may be secrets (a mistyped token); keep them out of error messages.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 OptionsT = TypeVar("OptionsT", bound=CollectorOptions)

@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -16,7 +17,8 @@ from domain import DeliveryResult, Notification
 class ChannelOptions(BaseModel):
     """Base for every channel's options; unknown keys are a configuration error."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Rejected values may be secrets (a mistyped webhook URL); keep them out of error messages.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 OptionsT = TypeVar("OptionsT", bound=ChannelOptions)
@@ -29,11 +31,12 @@ def cut_to_fit(text: str, limit: int, marker: str = "…") -> str:
     return text[: max(0, limit - len(marker))] + marker
 
 
-def mask(secret: str, keep: int = 4) -> str:
-    """Mask a secret for logs: keep at most the last ``keep`` characters."""
-    if len(secret) <= keep * 2:
-        return "****"
-    return "****" + secret[-keep:]
+def mask(secret: str) -> str:
+    """Mask a secret for logs: a URL keeps only its scheme and host, anything else is all stars."""
+    parts = urlsplit(secret)
+    if parts.scheme and parts.hostname:
+        return f"{parts.scheme}://{parts.hostname}/****"
+    return "****"
 
 
 class Channel(ABC, Generic[OptionsT]):
