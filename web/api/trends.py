@@ -63,7 +63,7 @@ class CategoryOut(BaseModel):
     mentions: int
 
 
-class AuthorOut(BaseModel):
+class TopAuthorOut(BaseModel):
     """An author and how much they said."""
 
     source_kind: str
@@ -179,16 +179,16 @@ def categories(
     return [CategoryOut(category=name, mentions=n) for name, n in top]
 
 
-@router.get("/authors", response_model=list[AuthorOut])
+@router.get("/authors", response_model=list[TopAuthorOut])
 def authors(
     ctx: Context,
     brand: str | None = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> list[AuthorOut]:
+) -> list[TopAuthorOut]:
     """Authors with the most mentions in the window."""
     span = window(ctx, since, until)
     with ctx.session_factory() as session:
         top = trends.top_authors(session, since=span.since, until=span.until, brand=brand, limit=limit)
-    return [AuthorOut(**{f: getattr(a, f) for f in AuthorOut.model_fields}) for a in top]
+    return [TopAuthorOut(**{f: getattr(a, f) for f in TopAuthorOut.model_fields}) for a in top]
