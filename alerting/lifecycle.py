@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
+from alerting import escalation
 from domain import AlertStatus
-from storage.alerts import add_event, enqueue
+from storage.alerts import add_event, cancel_held, enqueue
 from storage.models import AlertRow, DeliveryRow
 
 
@@ -28,11 +29,19 @@ def _get(session: Session, alert_id: int) -> AlertRow:
 
 
 def _notify(session: Session, row: AlertRow, action: str, now: datetime) -> None:
-    # Tell every channel that heard the alert fire, so paging tools can stop escalating.
+    # Tell every channel that heard the alert fire or escalate, so paging tools stop too; a
+    # channel whose notification is still held (quiet hours, group_wait) will see the new
+    # status when it is sent, so it is not told twice.
+    held = and_(DeliveryRow.attempts == 0, DeliveryRow.next_attempt_at > now)
     channels = session.scalars(
         select(DeliveryRow.channel)
-        .where(DeliveryRow.alert_id == row.id, DeliveryRow.action == "fire")
+        .where(
+            DeliveryRow.alert_id == row.id,
+            DeliveryRow.action.in_(("fire", "escalate")),
+            not_(held),
+        )
         .distinct()
+        .order_by(DeliveryRow.channel)
     )
     for channel in channels:
         enqueue(session, alert_id=row.id, channel=channel, action=action, now=now)
@@ -48,6 +57,7 @@ def acknowledge(session: Session, *, alert_id: int, actor: str, now: datetime, n
     row.acknowledged_by = actor
     row.updated_at = now
     add_event(session, row.id, "acknowledged", actor=actor, note=note, now=now)
+    escalation.stop(session, alert_id=row.id, actor=actor, now=now, why="acknowledged")
     _notify(session, row, "acknowledge", now)
     return row
 
@@ -62,7 +72,12 @@ def resolve(session: Session, *, alert_id: int, actor: str, now: datetime, note:
     row.resolved_by = actor
     row.updated_at = now
     add_event(session, row.id, "resolved", actor=actor, note=note, now=now)
+    escalation.stop(session, alert_id=row.id, actor=actor, now=now, why="resolved")
     _notify(session, row, "resolve", now)
+    # Held notifications would announce an alert that is already over.
+    dropped = cancel_held(session, row.id, now=now, actions=("fire",))
+    if dropped:
+        add_event(session, row.id, "cancelled", actor=actor, now=now, note=f"held: {', '.join(dropped)}")
     return row
 
 

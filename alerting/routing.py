@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from alerting.config import RouteConfig, RouteMatch, TeamConfig
+from alerting.matchers import Matcher, evaluate_all, mention_labels, parse_matcher
 from domain import Classification, Mention
 
 log = logging.getLogger(__name__)
+
+# Legacy threshold fields and the label they compare.
+_LEGACY_MINIMUMS = {"min_followers": "followers", "min_engagement": "engagement"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,86 +28,99 @@ class RouteDecision:
     snapshot: dict[str, Any]
 
 
+def compile_match(match: RouteMatch) -> list[Matcher]:
+    """The matchers of a route's ``match``, in field order."""
+    out = []
+    for name, value in match:
+        if value is None:
+            continue
+        if name in _LEGACY_MINIMUMS:
+            out.append(Matcher(_LEGACY_MINIMUMS[name], ">=", number=value, legacy=True))
+        else:
+            out.append(parse_matcher(name, value))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    config: RouteConfig
+    matchers: list[Matcher] | None
+    problem: str | None
+    channels: tuple[str, ...]
+    snapshot: dict[str, Any]
+
+
 @dataclass
 class Router:
-    """Evaluates the configured routes in order."""
+    """Evaluates the configured routes in order; matchers are compiled once, here."""
 
     routes: Sequence[RouteConfig]
     teams: Sequence[TeamConfig]
     # Routes that failed to evaluate, by name, so `earshot` can report broken rules.
     errors: dict[str, int] = field(default_factory=dict)
 
-    def decide(self, mention: Mention, classification: Classification) -> list[RouteDecision]:
-        """The routes this mention goes to: the first match, plus any after a `continue` route."""
+    def __post_init__(self) -> None:
         team_channels = {t.name: tuple(t.channels) for t in self.teams}
-        decisions: list[RouteDecision] = []
+        self.team_by_name: dict[str, TeamConfig] = {t.name: t for t in self.teams}
+        self.route_by_name: dict[str, RouteConfig] = {r.name: r for r in self.routes}
+        self._compiled: list[_Compiled] = []
         for route in self.routes:
+            matchers: list[Matcher] | None = None
+            problem = None
             try:
-                reasons = None if route.default else match_reasons(route.match, mention, classification)
-            except Exception as exc:  # a broken rule is no match, never a crashed pipeline
-                self.errors[route.name] = self.errors.get(route.name, 0) + 1
-                log.warning("route %s could not be evaluated: %s", route.name, exc)
-                continue
-            if route.default and decisions:
-                break
-            if route.default:
-                reasons = ["default route"]
-            if reasons is None:
-                continue
+                matchers = compile_match(route.match)
+            except Exception as exc:  # validated config cannot get here; a hand-built one can
+                problem = f"{type(exc).__name__}: {exc}"
             channels = (
                 tuple(route.channels) if route.channels is not None else team_channels.get(route.team, ())
             )
+            snapshot = route.model_dump(mode="json", by_alias=True)
+            self._compiled.append(_Compiled(route, matchers, problem, channels, snapshot))
+
+    def decide(self, mention: Mention, classification: Classification) -> list[RouteDecision]:
+        """The routes this mention goes to: the first match, plus any after a `continue` route."""
+        return self.decide_labels(mention_labels(mention, classification))
+
+    def decide_labels(self, labels: Mapping[str, Any]) -> list[RouteDecision]:
+        """Like ``decide``, for labels already built."""
+        decisions: list[RouteDecision] = []
+        for compiled in self._compiled:
+            route = compiled.config
+            if route.default:
+                if decisions:
+                    break
+                reasons: list[str] | None = ["default route"]
+            else:
+                try:
+                    if compiled.matchers is None:
+                        raise ValueError(compiled.problem)
+                    reasons = evaluate_all(compiled.matchers, labels)
+                except Exception as exc:  # a broken rule is no match, never a crashed pipeline
+                    self._broken(route.name, exc)
+                    continue
+            if reasons is None:
+                continue
             decisions.append(
                 RouteDecision(
                     route=route.name,
                     team=route.team,
-                    channels=channels,
+                    channels=compiled.channels,
                     reason="; ".join(reasons) or "matches everything",
-                    snapshot=route.model_dump(mode="json", by_alias=True),
+                    snapshot=compiled.snapshot,
                 )
             )
             if not route.continue_:
                 break
         return decisions
 
-
-def match_reasons(match: RouteMatch, mention: Mention, c: Classification) -> list[str] | None:
-    """Why ``match`` holds for this mention, or None when it does not."""
-    reasons: list[str] = []
-    if match.brand is not None:
-        hit = [b for b in mention.brands if b in match.brand]
-        if not hit:
-            return None
-        reasons.append(f"brand {hit[0]}")
-    if match.source is not None:
-        if mention.source not in match.source and mention.source_kind not in match.source:
-            return None
-        reasons.append(f"source {mention.source}")
-    if match.sentiment is not None:
-        if c.sentiment not in match.sentiment:
-            return None
-        reasons.append(f"sentiment {c.sentiment}")
-    if match.urgency is not None:
-        if not c.urgency.at_least(match.urgency):
-            return None
-        reasons.append(f"urgency {c.urgency} >= {match.urgency}")
-    if match.categories is not None:
-        hit = [cat for cat in c.categories if cat in match.categories]
-        if not hit:
-            return None
-        reasons.append(f"categories {', '.join(hit)}")
-    if match.language is not None:
-        language = c.language or mention.language
-        if language not in match.language:
-            return None
-        reasons.append(f"language {language}")
-    if match.min_followers is not None:
-        followers = mention.author.followers or 0
-        if followers < match.min_followers:
-            return None
-        reasons.append(f"followers {followers} >= {match.min_followers}")
-    if match.min_engagement is not None:
-        if mention.engagement.total < match.min_engagement:
-            return None
-        reasons.append(f"engagement {mention.engagement.total} >= {match.min_engagement}")
-    return reasons
+    def _broken(self, name: str, exc: Exception) -> None:
+        count = self.errors.get(name, 0) + 1
+        self.errors[name] = count
+        # Once per route at WARNING: a broken rule hit by every mention must not flood the log.
+        log.log(
+            logging.WARNING if count == 1 else logging.DEBUG,
+            "route %s could not be evaluated (%d times): %s",
+            name,
+            count,
+            exc,
+        )

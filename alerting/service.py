@@ -1,18 +1,26 @@
-"""Raising alerts for classified mentions: route, fold near-duplicates, store with the outbox rows.
+"""Raising alerts: route, fold near-duplicates, then silence, time windows, grouping and escalation.
 
-Keyword-only functions that take a session and never commit; the pipeline owns the transaction.
+Keyword-only functions that take a session and never commit; the pipeline (or a periodic job)
+owns the transaction, so an alert and its outbox rows are stored together or not at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerting.config import AlertingConfig
+from alerting import escalation, silences
+from alerting import grouping as groups
+from alerting.config import AlertingConfig, GroupingConfig, TeamConfig
+from alerting.matchers import mention_labels
 from alerting.routing import Router
 from alerting.text import alert_text
+from alerting.windows import Schedule, decide
 from domain import AlertKind, AlertStatus, Classification, Mention
 from storage import alerts as alert_repo
 from storage.models import AlertRow
@@ -36,7 +44,8 @@ def raise_alerts(
         return 0, 0
     created = folded = 0
     brand = mention.brands[0] if mention.brands else None
-    for decision in router.decide(mention, classification):
+    labels = mention_labels(mention, classification)
+    for decision in router.decide_labels(labels):
         group_key = f"{decision.route}|{brand}|story-{cluster_id}"
         open_alert = session.scalars(
             select(AlertRow)
@@ -51,7 +60,8 @@ def raise_alerts(
             folded += 1
             continue
         title, summary = alert_text(mention, classification)
-        alert_repo.create_alert(
+        route = router.route_by_name.get(decision.route)
+        dispatch(
             session,
             alert_repo.NewAlert(
                 kind=AlertKind.MENTION,
@@ -68,7 +78,66 @@ def raise_alerts(
                 brand=brand,
                 details={"signals": dict(classification.signals), "cluster_id": cluster_id},
             ),
+            labels={**labels, "team": decision.team, "route": decision.route, "story": cluster_id},
+            teams=router.team_by_name,
+            grouping=route.grouping(config.grouping) if route is not None else None,
             now=now,
         )
         created += 1
     return created, folded
+
+
+def dispatch(
+    session: Session,
+    new: alert_repo.NewAlert,
+    *,
+    labels: Mapping[str, Any],
+    teams: Mapping[str, TeamConfig],
+    now: datetime,
+    grouping: GroupingConfig | None = None,
+    use_windows: bool = True,
+    use_silences: bool = True,
+) -> AlertRow:
+    """Store a new alert and plan its notifications: silence, off hours, grouping, escalation."""
+    labels = {"kind": str(new.kind), "team": new.team, "route": new.route_name, **labels}
+    silence = silences.matching_silence(session, labels, now=now) if use_silences else None
+    if silence is not None:
+        details = {**(new.details or {}), "silenced_by": silence.id}
+        row = alert_repo.create_alert(session, replace(new, channels=(), details=details), now=now)
+        note = f"silence #{silence.id} by {silence.created_by}: {silence.comment}"
+        alert_repo.add_event(session, row.id, "silenced", now=now, note=note)
+        return row
+    team = teams.get(new.team)
+    channels, not_before, notes = new.channels, now, []
+    if use_windows and team is not None:
+        schedule = Schedule(team.timezone, team.quiet_hours, team.business_hours)
+        window = decide(schedule, team.off_hours, new.urgency, now)
+        not_before = window.not_before
+        if window.redirected:
+            channels = _redirect_channels(team, teams)
+        if window.note:
+            action = "held" if not_before > now else "redirected" if window.redirected else "bypassed"
+            notes.append((action, window.note))
+    group = None
+    if grouping is not None and groups.is_active(grouping):
+        group, due = groups.join_group(
+            session, route=new.route_name, grouping=grouping, labels=labels, now=now
+        )
+        not_before = max(not_before, due)
+    row = alert_repo.create_alert(session, replace(new, channels=channels), now=now, not_before=not_before)
+    for action, note in notes:
+        alert_repo.add_event(session, row.id, action, now=now, note=note)
+    if group is not None:
+        groups.add_member(session, group_id=group.id, alert_id=row.id)
+        note = f"{group.group_key}, due {not_before.isoformat()}"
+        alert_repo.add_event(session, row.id, "grouped", now=now, note=note)
+    escalation.start(session, alert=row, team=team, now=now)
+    return row
+
+
+def _redirect_channels(team: TeamConfig, teams: Mapping[str, TeamConfig]) -> tuple[str, ...]:
+    policy = team.off_hours
+    if policy.redirect_channels:
+        return tuple(policy.redirect_channels)
+    target = teams.get(policy.redirect_team or "")
+    return tuple(target.channels) if target is not None else ()

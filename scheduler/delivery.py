@@ -4,18 +4,26 @@ Each delivery is leased (attempts+1, next attempt pushed out by the lease) and
 committed BEFORE the channel is called. If the process dies after sending but
 before marking it delivered, the lease expires and the notification is sent
 once more, with the same idempotency key so the receiver can drop the repeat.
+
+Rows held for later (quiet hours, group_wait, group_interval) simply have a future
+``next_attempt_at``; rows of one notification group that come due together are sent to each
+channel as one notification.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alerting import grouping
+from alerting.text import combine
 from domain import DeliveryOutcome, DeliveryResult, Notification, NotificationAction
 from scheduler.components import Components
 from storage import alerts as alert_repo
+from storage.alerting_tables import AlertGroupRow
 from storage.models import AlertRow, DeliveryRow
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,8 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     skipped: int = 0
+    # Messages sent; fewer than delivered + retried + dead when grouped alerts share one.
+    notifications: int = 0
 
 
 def backoff_seconds(
@@ -43,81 +53,120 @@ def backoff_seconds(
 def deliver_due(
     components: Components, *, limit: int = 100, rng: random.Random | None = None
 ) -> DeliveryReport:
-    """Send every due notification once; return counts."""
+    """Send every due notification once; return counts.
+
+    Due rows of one notification group, channel and action go out as one notification.
+    """
     rng = rng or random.Random()
     report = DeliveryReport()
     now = components.clock()
     with components.sessions() as session:
         due = alert_repo.due_deliveries(session, now=now, limit=limit)
-    for delivery in due:
-        _deliver_one(components, delivery, report, rng)
+        groups = grouping.groups_of(session, [d.alert_id for d in due])
+    for batch, group in _batches(due, groups):
+        _deliver_batch(components, batch, group, report, rng)
     components.counters.add(delivered=report.delivered, retried=report.retried, dead=report.dead)
     return report
 
 
-def _deliver_one(
-    components: Components, delivery: DeliveryRow, report: DeliveryReport, rng: random.Random
+def _batches(
+    due: list[DeliveryRow], groups: dict[int, AlertGroupRow]
+) -> list[tuple[list[DeliveryRow], AlertGroupRow | None]]:
+    batches: dict[tuple[object, ...], tuple[list[DeliveryRow], AlertGroupRow | None]] = {}
+    for delivery in due:
+        group = groups.get(delivery.alert_id)
+        # Only first notifications and repeats are batched; acks and escalations concern one alert.
+        if group is not None and delivery.action == "fire":
+            key: tuple[object, ...] = ("group", group.id, delivery.channel)
+        else:
+            key = ("single", delivery.id)
+        batches.setdefault(key, ([], group if key[0] == "group" else None))[0].append(delivery)
+    return list(batches.values())
+
+
+def _deliver_batch(
+    components: Components,
+    batch: list[DeliveryRow],
+    group: AlertGroupRow | None,
+    report: DeliveryReport,
+    rng: random.Random,
 ) -> None:
     config = components.alerting
     now = components.clock()
+    lease = timedelta(seconds=config.lease_seconds)
     with components.sessions() as session, session.begin():
-        if not alert_repo.claim(session, delivery, now=now, lease=timedelta(seconds=config.lease_seconds)):
-            report.skipped += 1  # another worker took it
+        claimed = [d for d in batch if alert_repo.claim(session, d, now=now, lease=lease)]
+        report.skipped += len(batch) - len(claimed)  # another worker took them
+        if not claimed:
             return
-        alert = alert_repo.to_domain(session.get_one(AlertRow, delivery.alert_id))
-        attempts = delivery.attempts + 1
-    channel = components.channels.get(delivery.channel)
+        alerts = [alert_repo.to_domain(session.get_one(AlertRow, d.alert_id)) for d in claimed]
+        if group is not None:
+            grouping.record_flush(session, group.id, now=now)
+    first = claimed[0]
+    channel = components.channels.get(first.channel)
     if channel is None:
-        result = DeliveryResult.failed(f"no channel named {delivery.channel!r} is configured")
+        result = DeliveryResult.failed(f"no channel named {first.channel!r} is configured")
     else:
-        notification = Notification(
-            alert=alert, action=NotificationAction(delivery.action), idempotency_key=delivery.idempotency_key
-        )
+        if len(claimed) == 1:
+            alert, key = alerts[0], first.idempotency_key
+        else:
+            assert group is not None
+            alert, key = combine(alerts, group), batch_key(claimed)
+        notification = Notification(alert=alert, action=NotificationAction(first.action), idempotency_key=key)
         result = channel.send(notification)
-    _record(components, delivery, attempts, result, report, rng)
+    report.notifications += 1
+    _record(components, claimed, result, report, rng)
+
+
+def batch_key(deliveries: list[DeliveryRow]) -> str:
+    """One idempotency key for a grouped notification: the same rows give the same key on a resend."""
+    keys = "\n".join(sorted(d.idempotency_key for d in deliveries))
+    return "earshot-batch-" + hashlib.sha256(keys.encode()).hexdigest()[:32]
 
 
 def _record(
     components: Components,
-    delivery: DeliveryRow,
-    attempts: int,
+    deliveries: list[DeliveryRow],
     result: DeliveryResult,
     report: DeliveryReport,
     rng: random.Random,
 ) -> None:
     config = components.alerting
     now: datetime = components.clock()
+    # attempts as claimed: the lease added one to what we read.
+    attempts = max(d.attempts for d in deliveries) + 1
+    # One delay for the whole batch, so its rows stay together on the retry.
+    delay = backoff_seconds(
+        attempts,
+        base=config.backoff_seconds,
+        cap=config.backoff_max_seconds,
+        retry_after=result.retry_after_seconds,
+        rng=rng,
+    )
     with components.sessions() as session, session.begin():
-        if result.ok:
-            alert_repo.mark_delivered(session, delivery.id, now=now, note=result.reason)
-            report.delivered += 1
-            return
-        if result.outcome is DeliveryOutcome.FAILED or attempts >= config.max_attempts:
-            why = result.reason if result.outcome is DeliveryOutcome.FAILED else f"gave up after {attempts}: "
-            error = why if result.outcome is DeliveryOutcome.FAILED else why + result.reason
-            alert_repo.mark_dead(session, delivery.id, now=now, error=error)
-            report.dead += 1
-            log.error("delivery %d to %s dead-lettered: %s", delivery.id, delivery.channel, error)
-            return
-        delay = backoff_seconds(
-            attempts,
-            base=config.backoff_seconds,
-            cap=config.backoff_max_seconds,
-            retry_after=result.retry_after_seconds,
-            rng=rng,
-        )
-        alert_repo.mark_retry(
-            session, delivery.id, now=now, error=result.reason, at=now + timedelta(seconds=delay)
-        )
-        report.retried += 1
-        log.warning(
-            "delivery %d to %s failed (attempt %d), retrying in %.0fs: %s",
-            delivery.id,
-            delivery.channel,
-            attempts,
-            delay,
-            result.reason,
-        )
+        for delivery in deliveries:
+            tries = delivery.attempts + 1
+            if result.ok:
+                alert_repo.mark_delivered(session, delivery.id, now=now, note=result.reason)
+                report.delivered += 1
+            elif result.outcome is DeliveryOutcome.FAILED or tries >= config.max_attempts:
+                failed = result.outcome is DeliveryOutcome.FAILED
+                error = result.reason if failed else f"gave up after {tries}: {result.reason}"
+                alert_repo.mark_dead(session, delivery.id, now=now, error=error)
+                report.dead += 1
+                log.error("delivery %d to %s dead-lettered: %s", delivery.id, delivery.channel, error)
+            else:
+                at = now + timedelta(seconds=delay)
+                alert_repo.mark_retry(session, delivery.id, now=now, error=result.reason, at=at)
+                report.retried += 1
+                log.warning(
+                    "delivery %d to %s failed (attempt %d), retrying in %.0fs: %s",
+                    delivery.id,
+                    delivery.channel,
+                    tries,
+                    delay,
+                    result.reason,
+                )
 
 
 def drain(
@@ -131,6 +180,7 @@ def drain(
         total.retried += report.retried
         total.dead += report.dead
         total.skipped += report.skipped
+        total.notifications += report.notifications
         if report.delivered + report.retried + report.dead + report.skipped == 0:
             break
     return total

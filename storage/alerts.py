@@ -32,8 +32,10 @@ class NewAlert:
     details: dict[str, Any] | None = None
 
 
-def create_alert(session: Session, new: NewAlert, *, now: datetime) -> AlertRow:
-    """Store a firing alert, its audit event and one outbox row per channel."""
+def create_alert(
+    session: Session, new: NewAlert, *, now: datetime, not_before: datetime | None = None
+) -> AlertRow:
+    """Store a firing alert, its audit event and one outbox row per channel, due at ``not_before``."""
     row = AlertRow(
         kind=str(new.kind),
         mention_id=new.mention_id,
@@ -55,8 +57,8 @@ def create_alert(session: Session, new: NewAlert, *, now: datetime) -> AlertRow:
     session.add(row)
     session.flush()
     add_event(session, row.id, "fired", note=f"route {new.route_name}: {new.reason}", now=now)
-    for channel in new.channels:
-        enqueue(session, alert_id=row.id, channel=channel, action="fire", now=now)
+    for channel in dict.fromkeys(new.channels):
+        enqueue(session, alert_id=row.id, channel=channel, action="fire", now=now, not_before=not_before)
     return row
 
 
@@ -67,16 +69,29 @@ def add_event(
     session.add(AlertEventRow(alert_id=alert_id, at=now, action=action, actor=actor, note=note))
 
 
-def enqueue(session: Session, *, alert_id: int, channel: str, action: str, now: datetime) -> DeliveryRow:
-    """Add an outbox row; the idempotency key is stable across retries of this delivery."""
+def enqueue(
+    session: Session,
+    *,
+    alert_id: int,
+    channel: str,
+    action: str,
+    now: datetime,
+    not_before: datetime | None = None,
+    key_suffix: str = "",
+) -> DeliveryRow:
+    """Add an outbox row, held until ``not_before``; the idempotency key is stable across retries.
+
+    ``key_suffix`` tells apart several notifications of one action (a repeat, an escalation step).
+    """
+    key = f"earshot-{alert_id}-{channel}-{action}" + (f"-{key_suffix}" if key_suffix else "")
     row = DeliveryRow(
         alert_id=alert_id,
         channel=channel,
         action=action,
         status=str(DeliveryStatus.PENDING),
         attempts=0,
-        idempotency_key=f"earshot-{alert_id}-{channel}-{action}",
-        next_attempt_at=now,
+        idempotency_key=key,
+        next_attempt_at=max(now, not_before) if not_before is not None else now,
         created_at=now,
     )
     session.add(row)
@@ -219,3 +234,25 @@ def to_domain(row: AlertRow) -> Alert:
         count=row.count,
         details=dict(row.details or {}),
     )
+
+
+def cancel_held(session: Session, alert_id: int, *, now: datetime, actions: tuple[str, ...]) -> list[str]:
+    """Drop an alert's outbox rows that are held for later and never tried; return their channels.
+
+    Used when an alert is resolved before a quiet-hours or grouping hold ends: nobody needs to
+    hear about it any more.
+    """
+    rows = list(
+        session.scalars(
+            select(DeliveryRow).where(
+                DeliveryRow.alert_id == alert_id,
+                DeliveryRow.status == str(DeliveryStatus.PENDING),
+                DeliveryRow.attempts == 0,
+                DeliveryRow.next_attempt_at > now,
+                DeliveryRow.action.in_(actions),
+            )
+        )
+    )
+    for row in rows:
+        session.delete(row)
+    return [row.channel for row in rows]

@@ -73,9 +73,9 @@ def test_decision_snapshots_route_and_explains() -> None:
 
 
 def test_broken_rule_is_no_match_and_is_reported() -> None:
-    broken = RouteConfig(name="broken", team="ops", match=RouteMatch(min_followers=5))
-    # A rule that cannot be evaluated (here: a value of the wrong type slipped past validation).
-    object.__setattr__(broken.match, "min_followers", "many")
+    broken = RouteConfig(name="broken", team="ops", match=RouteMatch(text="=~ refund"))
+    # A rule that cannot be evaluated (here: a bad regex slipped past validation by mutation).
+    object.__setattr__(broken.match, "text", "=~ (unclosed")
     router = Router([broken, ROUTES[-1]], TEAMS)
     assert [d.route for d in router.decide(mention("1", "x"), _c())] == ["default"]
     assert router.errors == {"broken": 1}

@@ -1,0 +1,201 @@
+"""Notification groups with Alertmanager's timing: group_wait, group_interval, repeat_interval.
+
+A route's alerts are split into groups by the ``group_by`` labels. The first alert of a new group
+is held for ``group_wait`` so others can join it; later alerts are held until ``group_interval``
+after the group's last notification. Holding is just a future ``next_attempt_at`` on the outbox
+rows: every row of a group becomes due at the same moment and the outbox worker sends them to
+each channel as one notification. A group still firing and unchanged is notified again after
+``repeat_interval`` by the timers job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerting.config import GroupingConfig, TeamConfig
+from alerting.windows import Schedule, decide
+from domain import AlertStatus, DeliveryStatus, Urgency
+from storage import alerts as alert_repo
+from storage.alerting_tables import AlertGroupMemberRow, AlertGroupRow
+from storage.models import AlertRow, DeliveryRow
+
+
+def is_active(grouping: GroupingConfig) -> bool:
+    """True when a route groups at all (otherwise each alert is its own notification at once)."""
+    return bool(
+        grouping.group_by
+        or grouping.group_wait > 0
+        or grouping.group_interval > 0
+        or grouping.repeat_interval is not None
+    )
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return str(value[0]) if value else "-"
+    return "-" if value is None else str(value)
+
+
+def group_labels(group_by: Iterable[str], labels: Mapping[str, Any]) -> dict[str, str]:
+    """The values of the ``group_by`` labels for one alert (``category`` is its first category)."""
+    source = {**labels, "category": labels.get("categories")}
+    return {name: _first(source.get(name)) for name in group_by}
+
+
+def group_key(route: str, values: Mapping[str, str]) -> str:
+    """A stable key for a route's group; long ones are hashed to fit the column."""
+    key = route + "".join(f"|{k}={v}" for k, v in values.items())
+    if len(key) > 500:
+        key = f"{route[:200]}|sha256={hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def _has_open_members(session: Session, group_id: int) -> bool:
+    count = session.scalar(
+        select(func.count())
+        .select_from(AlertGroupMemberRow)
+        .join(AlertRow, AlertRow.id == AlertGroupMemberRow.alert_id)
+        .where(AlertGroupMemberRow.group_id == group_id, AlertRow.status != str(AlertStatus.RESOLVED))
+    )
+    return bool(count)
+
+
+def join_group(
+    session: Session, *, route: str, grouping: GroupingConfig, labels: Mapping[str, Any], now: datetime
+) -> tuple[AlertGroupRow, datetime]:
+    """Find or start the alert's group; return it and when the alert's notification is due."""
+    values = group_labels(grouping.group_by, labels)
+    key = group_key(route, values)
+    # FOR UPDATE (ignored by SQLite, which serialises writers anyway) keeps a concurrent flush
+    # from reading the group between our read and our write.
+    row = session.scalars(
+        select(AlertGroupRow).where(AlertGroupRow.group_key == key).with_for_update()
+    ).first()
+    if row is None:
+        row = AlertGroupRow(group_key=key, route_name=route, labels=values, repeats=0, started_at=now)
+        session.add(row)
+        _restart(row, grouping, now)
+        session.flush()
+    elif not _has_open_members(session, row.id):
+        _restart(row, grouping, now)  # every alert of the old group is resolved: a new group
+    elif row.next_flush_at is None:
+        # Notified before: the next notification waits for group_interval after the last one.
+        last = row.last_flushed_at or row.started_at
+        row.next_flush_at = max(now, last + timedelta(seconds=row.group_interval))
+    row.updated_at = now
+    assert row.next_flush_at is not None
+    return row, max(now, row.next_flush_at)
+
+
+def _restart(row: AlertGroupRow, grouping: GroupingConfig, now: datetime) -> None:
+    # Timings are snapshotted per group, so editing the config does not reshuffle a waiting group.
+    row.group_wait = grouping.group_wait
+    row.group_interval = grouping.group_interval
+    row.repeat_interval = grouping.repeat_interval
+    row.started_at = now
+    row.last_flushed_at = None
+    row.next_repeat_at = None
+    row.next_flush_at = now + timedelta(seconds=grouping.group_wait)
+
+
+def add_member(session: Session, *, group_id: int, alert_id: int) -> None:
+    """Record that ``alert_id`` is notified as part of group ``group_id``."""
+    session.add(AlertGroupMemberRow(alert_id=alert_id, group_id=group_id))
+
+
+def groups_of(session: Session, alert_ids: Iterable[int]) -> dict[int, AlertGroupRow]:
+    """The group of each of ``alert_ids`` that has one."""
+    ids = list(set(alert_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AlertGroupMemberRow.alert_id, AlertGroupRow)
+        .join(AlertGroupRow, AlertGroupRow.id == AlertGroupMemberRow.group_id)
+        .where(AlertGroupMemberRow.alert_id.in_(ids))
+    )
+    return {alert_id: group for alert_id, group in rows}
+
+
+def record_flush(session: Session, group_id: int, *, now: datetime) -> None:
+    """A group's notification went out: start group_interval and repeat_interval from now."""
+    row = session.get(AlertGroupRow, group_id)
+    if row is None:
+        return
+    row.last_flushed_at = now
+    if row.next_flush_at is not None and row.next_flush_at <= now:
+        row.next_flush_at = None
+    if row.repeat_interval is not None:
+        row.next_repeat_at = now + timedelta(seconds=row.repeat_interval)
+    row.updated_at = now
+
+
+def repeat_due(session: Session, *, teams: Mapping[str, TeamConfig], now: datetime) -> int:
+    """Notify again every group that is still firing and unchanged after its repeat_interval."""
+    groups = session.scalars(
+        select(AlertGroupRow).where(AlertGroupRow.next_repeat_at <= now).with_for_update()
+    ).all()
+    repeated = 0
+    for group in groups:
+        group.next_repeat_at = None  # the flush of this repeat schedules the next one
+        firing = list(
+            session.scalars(
+                select(AlertRow)
+                .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == AlertRow.id)
+                .where(AlertGroupMemberRow.group_id == group.id, AlertRow.status == str(AlertStatus.FIRING))
+                .order_by(AlertRow.id)
+            )
+        )
+        if not firing or _flush_pending(session, group.id):
+            continue  # resolved, or a notification is about to go out anyway
+        group.repeats += 1
+        for alert in firing:
+            _repeat_alert(session, alert, group.repeats, teams.get(alert.team), now)
+        repeated += 1
+    return repeated
+
+
+def _flush_pending(session: Session, group_id: int) -> bool:
+    count = session.scalar(
+        select(func.count())
+        .select_from(DeliveryRow)
+        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == DeliveryRow.alert_id)
+        .where(
+            AlertGroupMemberRow.group_id == group_id,
+            DeliveryRow.status == str(DeliveryStatus.PENDING),
+            DeliveryRow.action == "fire",
+        )
+    )
+    return bool(count)
+
+
+def _repeat_alert(
+    session: Session, alert: AlertRow, repeat: int, team: TeamConfig | None, now: datetime
+) -> None:
+    channels = session.scalars(
+        select(DeliveryRow.channel)
+        .where(DeliveryRow.alert_id == alert.id, DeliveryRow.action == "fire")
+        .distinct()
+        .order_by(DeliveryRow.channel)
+    ).all()
+    not_before = now
+    if team is not None:
+        schedule = Schedule(team.timezone, team.quiet_hours, team.business_hours)
+        # A repeat goes to the channels that heard the alert; off hours only delay it.
+        not_before = decide(schedule, team.off_hours, Urgency(alert.urgency), now).not_before
+    for channel in channels:
+        alert_repo.enqueue(
+            session,
+            alert_id=alert.id,
+            channel=channel,
+            action="fire",
+            now=now,
+            not_before=not_before,
+            key_suffix=f"repeat{repeat}",
+        )
+    alert_repo.add_event(session, alert.id, "repeated", now=now, note=f"still firing; repeat #{repeat}")

@@ -1,0 +1,117 @@
+"""Silences: matchers with a start, an end, an author and a comment, stored in the database.
+
+An alert matching an active silence is still stored, with the silence in its audit trail, but
+nobody is notified and it does not escalate. Keyword-only service functions shared by the CLI
+and the web API; they take a session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerting.matchers import ALERT_FIELDS, Matcher, MatcherError, evaluate_all, parse_matchers
+from storage.alerting_tables import SilenceRow
+
+
+class SilenceError(ValueError):
+    """The silence cannot be created or changed; the message says why."""
+
+
+def is_active(row: SilenceRow, now: datetime) -> bool:
+    """True when ``row`` silences alerts raised at ``now``."""
+    return row.starts_at <= now < row.ends_at
+
+
+def state(row: SilenceRow, now: datetime) -> str:
+    """pending, active or expired."""
+    if now < row.starts_at:
+        return "pending"
+    return "active" if now < row.ends_at else "expired"
+
+
+def create_silence(
+    session: Session,
+    *,
+    matchers: Mapping[str, Any],
+    ends_at: datetime,
+    author: str,
+    comment: str,
+    now: datetime,
+    starts_at: datetime | None = None,
+) -> SilenceRow:
+    """Store a silence after checking its matchers, times, author and comment."""
+    if not matchers:
+        raise SilenceError("a silence needs at least one matcher (a silence of everything is a mistake)")
+    try:
+        parse_matchers(matchers, fields=ALERT_FIELDS)
+    except MatcherError as exc:
+        raise SilenceError(str(exc)) from None
+    starts = starts_at or now
+    if ends_at <= starts:
+        raise SilenceError("the silence must end after it starts")
+    if not author.strip():
+        raise SilenceError("a silence needs an author")
+    if not comment.strip():
+        raise SilenceError("a silence needs a comment saying why")
+    row = SilenceRow(
+        matchers=dict(matchers),
+        starts_at=starts,
+        ends_at=ends_at,
+        created_by=author.strip()[:128],
+        comment=comment.strip(),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_silences(session: Session, *, now: datetime, include_expired: bool = False) -> list[SilenceRow]:
+    """Silences, newest first; only pending and active ones unless ``include_expired``."""
+    stmt = select(SilenceRow).order_by(SilenceRow.id.desc())
+    if not include_expired:
+        stmt = stmt.where(SilenceRow.ends_at > now)
+    return list(session.scalars(stmt))
+
+
+def expire_silence(session: Session, *, silence_id: int, actor: str, now: datetime) -> SilenceRow:
+    """End a silence now; alerts raised from now on are delivered again."""
+    row = session.get(SilenceRow, silence_id)
+    if row is None:
+        raise SilenceError(f"silence #{silence_id} does not exist")
+    if row.ends_at <= now:
+        raise SilenceError(f"silence #{silence_id} has already expired")
+    row.ends_at = max(now, row.starts_at)
+    row.expired_by = actor[:128]
+    return row
+
+
+def compiled(row: SilenceRow) -> list[Matcher]:
+    """A stored silence's matchers, parsed."""
+    return parse_matchers(row.matchers, fields=ALERT_FIELDS)
+
+
+def matching_silence(session: Session, labels: Mapping[str, Any], *, now: datetime) -> SilenceRow | None:
+    """The oldest active silence whose matchers all hold for ``labels``, if any."""
+    active = session.scalars(
+        select(SilenceRow)
+        .where(SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
+        .order_by(SilenceRow.id)
+    )
+    for row in active:
+        try:
+            if evaluate_all(compiled(row), labels) is not None:
+                return row
+        except MatcherError:
+            continue  # validated on creation; a row edited by hand must not stop alerting
+    return None
+
+
+def describe(row: SilenceRow) -> str:
+    """``brand = Lumora, text =~ refund`` for listings and audit notes."""
+    return ", ".join(f"{field} {m.spec()}" for field, m in zip(row.matchers, compiled(row), strict=True))
