@@ -1,0 +1,211 @@
+"""The mastodon collector: Mastodon.py against fake instances serving captured statuses."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from collectors.errors import BadConfiguration, BadPayload, RateLimited, TemporarilyUnavailable
+from collectors.mastodon import MastodonCollector, MastodonOptions
+from tests.collectors.conftest import NOW, load_fixture, make_context
+
+TAGGED = load_fixture("mastodon", "timeline_tag_acmefail.json")
+SEARCHED = load_fixture("mastodon", "search_statuses.json")
+TOKEN = "mastodon-test-token"
+ROUTES = re.compile(r"^/(?P<instance>\w+)/api/(?:v1/timelines/tag/(?P<tag>\w+)|v2/search)$")
+
+
+class FakeInstance:
+    """Tag timelines and status search over captured statuses, with Mastodon's min_id paging."""
+
+    def __init__(self) -> None:
+        self.tagged = list(TAGGED)
+        self.searchable = list(SEARCHED["statuses"])
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    def __call__(self, request: Request) -> Response:
+        match = ROUTES.match(request.path)
+        assert match is not None
+        args = dict(request.args)
+        self.requests.append((request.path.split("/api/", 1)[1], args))
+        if match["tag"]:
+            pool = [s for s in self.tagged if match["tag"] in {t["name"] for t in s["tags"]}]
+        else:
+            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return Response(json.dumps({"error": "The access token is invalid"}), status=401)
+            words = args["q"].lower().split()
+            pool = [
+                s for s in self.searchable if all(w in s["content"].lower() for w in words if ":" not in w)
+            ]
+        pool = sorted(pool, key=lambda s: -int(s["id"]))
+        limit = int(args.get("limit", 20))
+        if "min_id" in args:  # the oldest statuses just after min_id, still newest first
+            newer = [s for s in pool if int(s["id"]) > int(args["min_id"])]
+            page = newer[-limit:]
+        else:
+            page = pool[:limit]
+        body: Any = page if match["tag"] else {"accounts": [], "hashtags": [], "statuses": page}
+        return Response(json.dumps(body), content_type="application/json; charset=utf-8")
+
+
+@pytest.fixture
+def instance(httpserver: HTTPServer) -> FakeInstance:
+    fake = FakeInstance()
+    httpserver.expect_request(ROUTES).respond_with_handler(fake)
+    return fake
+
+
+def collector(
+    server: HTTPServer, *queries: str, token: str | None = None, **options: Any
+) -> MastodonCollector:
+    instances = options.pop("instances", [{"url": server.url_for("/one"), "access_token": token}])
+    return MastodonCollector(
+        name="fedi",
+        options=MastodonOptions(instances=instances, **options),
+        context=make_context(*queries, timeout=1.0),
+    )
+
+
+CASES = [
+    # (queries, token, options, expected status uris (suffixes), expected requests)
+    (
+        ["#acmefail"],
+        None,
+        {},
+        ["kat/statuses/113955001234567890", "jonas/statuses/113954989999999999"],
+        ["v1/timelines/tag/acmefail"],
+    ),
+    (["#acmefail lang:en"], None, {}, ["kat/statuses/113955001234567890"], ["v1/timelines/tag/acmefail"]),
+    (
+        ["acme"],
+        None,
+        {"hashtags": ["#AcmeFail"]},
+        ["kat/statuses/113955001234567890"],
+        ["v1/timelines/tag/acmefail"],
+    ),
+    (["acme"], TOKEN, {}, ["ana/statuses/113955099999999999"], ["v2/search"]),
+    (["acme site:blog.example.dev"], TOKEN, {}, ["ana/statuses/113955099999999999"], ["v2/search"]),
+    (["acme"], TOKEN, {"search": False}, [], []),
+]
+
+
+@pytest.mark.parametrize(("queries", "token", "options", "uris", "requests"), CASES)
+def test_streams(
+    httpserver: HTTPServer,
+    instance: FakeInstance,
+    queries: list[str],
+    token: str | None,
+    options: dict[str, Any],
+    uris: list[str],
+    requests: list[str],
+) -> None:
+    result = collector(httpserver, *queries, token=token, **options).fetch(None)
+    assert [m.external_id.split("/users/", 1)[1] for m in result.mentions] == uris
+    assert [path for path, _ in instance.requests] == requests
+    assert result.problems == []
+    json.dumps(result.cursor)
+
+
+def test_search_parameters(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    collector(httpserver, "acme lang:en -jobs", token=TOKEN).fetch(None)
+    ((_, args),) = instance.requests
+    assert args["q"] == "acme -jobs language:en" and args["type"] == "statuses"
+
+
+def test_normalised_fields(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    mentions = collector(httpserver, "#acmefail").fetch(None).mentions
+    kat, jonas = mentions
+    assert kat.author.handle == "kat@localhost" and kat.author.followers == 1893
+    assert kat.text == "Acme Cloud ate my deploy again. #AcmeFail" and kat.title is None
+    assert kat.url == "https://mastodon.social/@kat/113955001234567890" and kat.language == "en"
+    assert (kat.engagement.likes, kat.engagement.shares, kat.engagement.replies) == (14, 5, 2)
+    assert kat.published_at.isoformat() == "2025-03-06T11:55:02+00:00" and kat.collected_at == NOW
+    assert (
+        jonas.author.handle == "jonas@chaos.social" and jonas.title == "work rant" and jonas.language == "de"
+    )
+    assert "@acmesupport" in jonas.text
+    assert kat.raw["account"]["acct"] == "kat" and kat.source_kind == "mastodon" and kat.brands == ("Acme",)
+
+
+def test_second_run_pages_forward_from_since_id(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    fedi = collector(httpserver, "#acmefail", limit=1)
+    first = fedi.fetch(None)
+    assert len(first.mentions) == 1  # a first run reads only the newest page
+    key = f"{httpserver.url_for('/one')} #acmefail"
+    assert first.cursor == {"streams": {key: {"since_id": "113955001234567890"}}}
+    newer = [
+        dict(
+            TAGGED[0], id=str(113955001234567890 + i), uri=f"https://mastodon.social/users/kat/statuses/n{i}"
+        )
+        for i in (1, 2, 3)
+    ]
+    instance.tagged += newer
+    second = fedi.fetch(json.loads(json.dumps(first.cursor)))
+    assert sorted(m.external_id[-2:] for m in second.mentions) == ["n1", "n2", "n3"]
+    assert [a.get("min_id") for _, a in instance.requests[1:]] == [
+        "113955001234567890",
+        "113955001234567891",
+        "113955001234567892",
+        "113955001234567893",
+    ]
+    assert fedi.fetch(second.cursor).mentions == []
+
+
+def test_one_instance_down_keeps_the_other(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    down = "http://127.0.0.1:9/down"
+    instances = [{"url": down}, {"url": httpserver.url_for("/one")}]
+    previous = {"streams": {f"{down} #acmefail": {"since_id": "5"}}}
+    result = collector(httpserver, "#acmefail", instances=instances).fetch(previous)
+    assert len(result.mentions) == 2 and result.problems[0].startswith(f"{down}: ")
+    assert result.cursor["streams"][f"{down} #acmefail"] == {"since_id": "5"}  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "error"),
+    [
+        (
+            429,
+            '{"error": "Too many requests"}',
+            {
+                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": "2025-03-06T12:05:00.000Z",
+            },
+            RateLimited,
+        ),
+        (503, "<html>down</html>", {}, TemporarilyUnavailable),
+        (500, '{"error": "boom"}', {}, TemporarilyUnavailable),
+        (404, '{"error": "Record not found"}', {}, BadConfiguration),
+        (200, '[{"id": "1", ', {}, BadPayload),
+        (200, '{"not": "a list"}', {}, BadPayload),
+    ],
+)
+def test_errors(httpserver: HTTPServer, status: int, body: str, headers: dict[str, str], error: type) -> None:
+    httpserver.expect_request(ROUTES).respond_with_data(
+        body, status=status, headers=headers, content_type="application/json"
+    )
+    with pytest.raises(error) as caught:
+        collector(httpserver, "#acmefail").fetch(None)
+    if status == 429:
+        assert caught.value.until.isoformat() == "2025-03-06T12:05:00+00:00"  # type: ignore[attr-defined]
+
+
+def test_bad_token_is_configuration(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    with pytest.raises(BadConfiguration):
+        collector(httpserver, "acme", token="wrong").fetch(None)
+
+
+def test_timeout(httpserver: HTTPServer) -> None:
+    def slow(request: Request) -> Response:
+        time.sleep(0.6)
+        return Response("[]", content_type="application/json")
+
+    httpserver.expect_request(ROUTES).respond_with_handler(slow)
+    with pytest.raises(TemporarilyUnavailable, match="unreachable"):
+        collector(httpserver, "#acmefail", timeout_seconds=0.2).fetch(None)
