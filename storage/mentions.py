@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, select, tuple_, update
+from sqlalchemy import Select, Text, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -222,7 +222,11 @@ def mention_query(
     if until:
         stmt = stmt.where(MentionRow.published_at < until)
     if search:
-        stmt = stmt.where(MentionRow.text.ilike(f"%{search}%"))
+        # Escape LIKE wildcards so a search for "100%" means the literal text.
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(MentionRow.text.ilike(pattern, escape="\\"), MentionRow.title.ilike(pattern, escape="\\"))
+        )
     return stmt.order_by(MentionRow.published_at.desc(), MentionRow.id.desc())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -28,15 +28,16 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        """Refuse naive datetimes so no local time sneaks in."""
-        if value is not None and value.tzinfo is None:
+        """Store UTC; refuse naive datetimes so no local time sneaks in."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime; use timezone-aware UTC")
-        return value
+        # SQLite keeps the wall-clock digits only, so convert before it drops the offset.
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         """Attach UTC to values SQLite hands back naive."""
-        from datetime import UTC
-
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value is not None else None

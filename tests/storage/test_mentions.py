@@ -99,3 +99,32 @@ def test_list_mentions_filters(sessions: sessionmaker[Session]) -> None:
         assert ids(search="FOLDER") == ["4"]
         assert ids(limit=2) == ["4", "3"]
         assert ids(limit=2, offset=2) == ["2", "1"]
+
+
+def test_search_covers_titles_and_treats_wildcards_literally(sessions: sessionmaker[Session]) -> None:
+    from dataclasses import replace
+
+    batch = [
+        replace(mention("1", "plain body"), title="Lumora outage report"),
+        mention("2", "lumora is 100% down"),
+        mention("3", "lumora is 1000 down"),
+        mention("4", "file_name broke lumora"),
+        mention("5", "filename broke lumora"),
+    ]
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, batch, now=T0)
+    with sessions() as s:
+        assert [m.external_id for m in repo.list_mentions(s, search="OUTAGE REPORT")] == ["1"]
+        assert [m.external_id for m in repo.list_mentions(s, search="100%")] == ["2"]
+        assert [m.external_id for m in repo.list_mentions(s, search="file_name")] == ["4"]
+
+
+def test_offsets_are_stored_as_utc(sessions: sessionmaker[Session]) -> None:
+    from datetime import timezone
+
+    plus_two = timezone(timedelta(hours=2))
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, [mention("1", "lumora", at=T0.astimezone(plus_two))], now=T0)
+    with sessions() as s:
+        (row,) = repo.list_mentions(s)
+        assert row.published_at == T0 and row.published_at.utcoffset() == timedelta(0)
