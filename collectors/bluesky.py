@@ -1,0 +1,267 @@
+"""Bluesky through the atproto SDK: polls ``app.bsky.feed.searchPosts`` (sort=latest).
+
+Each brand query becomes one or more searches (``q`` plus the author,
+mentions, tag, lang and domain filters the lexicon offers). Each search keeps
+a watermark on ``indexedAt`` with the post URIs read near it, sent back as
+``since`` minus an overlap, because posts can be indexed slightly out of order.
+Search results carry no follower counts, so authors are looked up in batches
+with ``app.bsky.actor.getProfiles`` unless ``fetch_followers`` is off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from atproto import Client
+from atproto_client import exceptions as at_errors
+from atproto_client.request import Request
+from pydantic import Field, SecretStr, ValidationError
+
+from collectors.base import Collector, CollectorContext, CollectorOptions, Cursor, FetchResult
+from collectors.errors import BadConfiguration, BadPayload, RateLimited, TemporarilyUnavailable
+from collectors.http import reset_time
+from collectors.matching import BrandMatcher
+from collectors.normalise import Watermark, canonical_url, from_epoch, language_code, parse_datetime
+from collectors.query import Conjunct, Untranslatable, to_bluesky
+from domain import Author, Engagement, Mention
+
+_PROFILE_BATCH = 25  # getProfiles' limit
+
+
+class BlueskyOptions(CollectorOptions):
+    """Options for the ``bluesky`` collector."""
+
+    base_url: str = Field(
+        default="https://public.api.bsky.app", description="AppView, or your PDS when logging in."
+    )
+    identifier: str | None = Field(default=None, description="Handle to log in with (optional).")
+    app_password: SecretStr | None = Field(default=None, description="e.g. ${BLUESKY_APP_PASSWORD}")
+    site_url: str = "https://bsky.app"
+    limit: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=5, ge=1, le=50)
+    overlap_seconds: float = Field(default=120.0, ge=0)
+    first_run_hours: float = Field(default=24.0, gt=0)
+    fetch_followers: bool = True
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+def search_params(conj: Conjunct, limit: int, since: datetime, cursor: str | None) -> dict[str, Any]:
+    """searchPosts parameters for one page of one search."""
+    params: dict[str, Any] = {"q": conj.query() or " ".join(f"#{t}" for t in conj.tags), "sort": "latest"}
+    params |= {"limit": limit, "since": since.isoformat().replace("+00:00", "Z")}
+    if conj.authors:
+        params["author"] = conj.authors[0]
+    if conj.mentions:
+        params["mentions"] = conj.mentions[0]
+    if conj.tags:
+        params["tag"] = conj.tags
+    if conj.lang:
+        params["lang"] = conj.lang.split("-")[0]
+    if conj.domain:
+        params["domain"] = conj.domain
+    if cursor:
+        params["cursor"] = cursor
+    return params
+
+
+def _links(post: Mapping[str, Any]) -> list[str]:
+    record = post.get("record") or {}
+    links = [
+        str(feature.get("uri"))
+        for facet in record.get("facets") or []
+        for feature in facet.get("features") or []
+        if isinstance(feature, Mapping) and feature.get("uri")
+    ]
+    for embed in (record.get("embed"), post.get("embed")):
+        external = (embed or {}).get("external") if isinstance(embed, Mapping) else None
+        if isinstance(external, Mapping) and external.get("uri"):
+            links.append(str(external["uri"]))
+    return links
+
+
+def post_to_mention(
+    post: Mapping[str, Any],
+    followers: Mapping[str, int],
+    *,
+    source: str,
+    kind: str,
+    site_url: str,
+    matcher: BrandMatcher,
+    now: datetime,
+) -> Mention | None:
+    """A Mention for one postView (wire JSON) if it matches a brand; BadPayload if it is not a post."""
+    try:
+        uri = str(post["uri"])
+        author = post["author"]
+        handle = str(author["handle"])
+        record = post.get("record") or {}
+        text = str(record.get("text") or "")
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BadPayload(f"postView without uri/author/handle: {error}") from error
+    langs = record.get("langs") or []
+    language = language_code(langs[0]) if langs else None
+    url = f"{site_url}/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
+    matched = matcher.match(text, language=language, author=handle, url=url, links=_links(post))
+    if not matched:
+        return None
+    published = parse_datetime(record.get("createdAt")) or parse_datetime(post.get("indexedAt")) or now
+    return Mention(
+        source=source,
+        external_id=uri,
+        text=text,
+        author=Author(
+            handle=handle,
+            display_name=str(author.get("displayName") or handle),
+            followers=followers.get(str(author.get("did"))),
+            url=f"{site_url}/profile/{handle}",
+        ),
+        published_at=published,
+        collected_at=now,
+        url=canonical_url(url),
+        language=language,
+        engagement=Engagement(
+            likes=int(post.get("likeCount") or 0),
+            shares=int(post.get("repostCount") or 0) + int(post.get("quoteCount") or 0),
+            replies=int(post.get("replyCount") or 0),
+        ),
+        brands=matched.brands,
+        queries=matched.queries,
+        source_kind=kind,
+        raw=dict(post),
+    )
+
+
+class BlueskyCollector(Collector[BlueskyOptions]):
+    """Collects Bluesky posts matching brand queries by polling post search."""
+
+    kind: ClassVar[str] = "bluesky"
+    options_model: ClassVar[type[CollectorOptions]] = BlueskyOptions
+
+    def __init__(self, *, name: str, options: BlueskyOptions, context: CollectorContext) -> None:
+        super().__init__(name=name, options=options, context=context)
+        timeout = options.timeout_seconds or context.timeout_seconds
+        self._client = Client(base_url=options.base_url, request=Request(timeout=timeout))
+        self._client.request.add_additional_header("User-Agent", context.user_agent)
+        self._logged_in = False
+
+    def searches(self) -> tuple[list[Conjunct], list[str]]:
+        """The searches covering every brand query, and the queries Bluesky cannot search."""
+        found: dict[str, Conjunct] = {}
+        problems: list[str] = []
+        for parsed in self.context.matcher.parsed:
+            try:
+                for conj in to_bluesky(parsed.node):
+                    found.setdefault(conj.key(), conj)
+            except Untranslatable as error:
+                problems.append(f"query {parsed.text!r} ({parsed.brand}) not searched on Bluesky: {error}")
+        return list(found.values()), problems
+
+    def fetch(self, cursor: Cursor | None) -> FetchResult:
+        """Poll every search down to its watermark, then look up follower counts for new authors."""
+        now = self.context.now()
+        self._login()
+        saved = (cursor or {}).get("searches")
+        saved = saved if isinstance(saved, Mapping) else {}
+        conjuncts, problems = self.searches()
+        posts: dict[str, dict[str, Any]] = {}
+        new_cursor: dict[str, Any] = {}
+        fetched = 0
+        for conj in conjuncts:
+            mark = Watermark.load(saved.get(conj.key()), overlap=self.options.overlap_seconds)
+            first = (now - timedelta(hours=self.options.first_run_hours)).timestamp()
+            since = mark.since if mark.since is not None else first
+            page_cursor: str | None = None
+            for page in range(self.options.max_pages):
+                batch, page_cursor = self._page(
+                    search_params(conj, self.options.limit, from_epoch(since), page_cursor), now
+                )
+                fetched += len(batch)
+                for post in batch:
+                    indexed = parse_datetime(post.get("indexedAt"))
+                    uri = post.get("uri")
+                    if indexed is None or not uri:
+                        problems.append(f"search {conj.key()!r}: post without uri/indexedAt skipped")
+                        continue
+                    if mark.is_new(indexed.timestamp(), str(uri)):
+                        mark.add(indexed.timestamp(), str(uri))
+                        posts.setdefault(str(uri), post)
+                if not page_cursor or not batch:
+                    break
+                if page + 1 == self.options.max_pages:
+                    problems.append(f"search {conj.key()!r}: more than {page + 1} pages; older posts skipped")
+            new_cursor[conj.key()] = mark.dump() or saved.get(conj.key()) or {}
+        followers = self._followers(posts.values(), problems, now) if self.options.fetch_followers else {}
+        mentions = []
+        for post in posts.values():
+            try:
+                mention = post_to_mention(
+                    post,
+                    followers,
+                    source=self.name,
+                    kind=self.kind,
+                    site_url=self.options.site_url.rstrip("/"),
+                    matcher=self.context.matcher,
+                    now=now,
+                )
+            except BadPayload as error:
+                problems.append(str(error))
+                continue
+            if mention is not None:
+                mentions.append(mention)
+        return FetchResult(mentions, {"searches": new_cursor}, problems, fetched)
+
+    def _login(self) -> None:
+        if self._logged_in or not self.options.identifier:
+            return
+        password = self.options.app_password.get_secret_value() if self.options.app_password else ""
+        if not password:
+            raise BadConfiguration("bluesky: identifier is set but app_password is missing")
+        identifier = self.options.identifier
+        self._call(lambda: self._client.login(identifier, password), self.context.now())
+        self._logged_in = True
+
+    def _page(self, params: dict[str, Any], now: datetime) -> tuple[list[dict[str, Any]], str | None]:
+        response = self._call(lambda: self._client.app.bsky.feed.search_posts(params), now)
+        posts = [post.model_dump(mode="json", by_alias=True, exclude_none=True) for post in response.posts]
+        return posts, response.cursor
+
+    def _followers(
+        self, posts: Iterable[Mapping[str, Any]], problems: list[str], now: datetime
+    ) -> dict[str, int]:
+        dids = sorted({str(p["author"]["did"]) for p in posts if isinstance(p.get("author"), Mapping)})
+        counts: dict[str, int] = {}
+        for start in range(0, len(dids), _PROFILE_BATCH):
+            batch = dids[start : start + _PROFILE_BATCH]
+            try:
+                response = self._call(lambda batch=batch: self._client.get_profiles(batch), now)
+            except (TemporarilyUnavailable, BadPayload, RateLimited) as error:
+                problems.append(f"follower counts unavailable: {error}")  # posts are still worth keeping
+                break
+            counts |= {p.did: p.followers_count for p in response.profiles if p.followers_count is not None}
+        return counts
+
+    def _call(self, call: Any, now: datetime) -> Any:
+        try:
+            return call()
+        except at_errors.RateLimitExceededError as error:
+            headers = error.response.headers if error.response else {}
+            raise RateLimited("Bluesky rate limit reached", until=reset_time(headers, now)) from error
+        except at_errors.UnauthorizedError as error:
+            raise BadConfiguration(f"Bluesky refused the request (log in?): {error}") from error
+        except at_errors.BadRequestError as error:
+            raise BadConfiguration(f"Bluesky refused the search: {error}") from error
+        except at_errors.NetworkError as error:
+            raise TemporarilyUnavailable(f"Bluesky unreachable: {type(error).__name__} {error}") from error
+        except at_errors.RequestException as error:
+            status = error.response.status_code if error.response else 0
+            if status >= 500:
+                raise TemporarilyUnavailable(f"Bluesky answered HTTP {status}") from error
+            raise BadPayload(f"Bluesky answered HTTP {status}: {error}") from error
+        except (ValueError, ValidationError, at_errors.ModelError) as error:
+            raise BadPayload(f"Bluesky answer unreadable: {type(error).__name__}") from error
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.request.close()
