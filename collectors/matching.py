@@ -50,9 +50,9 @@ class BrandMatcher:
     query, so configuration errors surface when the matcher is built.
     """
 
-    def __init__(self, brands: Sequence[BrandSpec]) -> None:
+    def __init__(self, brands: Sequence[BrandSpec], *, prefilter: bool = True) -> None:
         self.brands = tuple(brands)
-        compiler = Compiler()
+        compiler = Compiler(prefilter=prefilter)
         parsed: list[ParsedQuery] = []
         for brand in self.brands:
             for index, query in enumerate(brand.queries):

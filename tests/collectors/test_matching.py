@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collectors.matching import BrandMatcher, BrandSpec, MatchResult
 from collectors.query import QuerySyntaxError
@@ -67,3 +69,18 @@ def test_parsed_queries_are_exposed_for_api_searches() -> None:
         ("Acme", '(acme OR "acme corp") -jobs'),
         ("Acme", "@acmesupport"),
     ]
+
+
+_WORDS = st.sampled_from(
+    ["acme", "Acme's", "#acmefail", "@acmesupport", "globex", "outage", "refund", "a", "the", "x.y"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_WORDS, max_size=12).map(" ".join))
+def test_word_set_prefilter_never_changes_a_result(text: str) -> None:
+    brands = [
+        BrandSpec("Acme", ('acme OR "acme cloud"', "acme NEAR/2 refund", "@acmesupport OR #acmefail")),
+        BrandSpec("Globex", ("globex -outage", "x.y globex")),
+    ]
+    assert BrandMatcher(brands).match(text) == BrandMatcher(brands, prefilter=False).match(text)
