@@ -54,7 +54,7 @@ from domain import Author, Engagement, Mention
 class MastodonInstance(BaseModel):
     """One instance to read, with an optional access token (needed for status search)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # tokens stay out of errors
 
     url: str = Field(description="Base URL, e.g. https://mastodon.social")
     access_token: SecretStr | None = Field(default=None, description="e.g. ${MASTODON_TOKEN}")

@@ -55,10 +55,11 @@ class RssOptions(CollectorOptions):
     @field_validator("feeds")
     @classmethod
     def _http_urls(cls, feeds: list[str]) -> list[str]:
-        for url in feeds:
+        for index, url in enumerate(feeds):
             parts = urlsplit(url)
             if parts.scheme not in {"http", "https"} or not parts.netloc:
-                raise ValueError(f"{url!r} is not an http(s) URL")
+                # The URL itself stays out of the message: private feed URLs often carry a key.
+                raise ValueError(f"feeds[{index}] is not an http(s) URL")
         return list(dict.fromkeys(feeds))
 
 

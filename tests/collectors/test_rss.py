@@ -142,6 +142,22 @@ FIXTURE_CASES = [
         ],
     ),
     (
+        # Reddit without credentials: its public search feed, still filtered by the brand query.
+        "reddit_search_atom.xml",
+        ATOM_TYPE,
+        "acme",
+        [
+            (
+                "Acme Cloud down again?",
+                "https://www.reddit.com/r/sysadmin/comments/1j4xk2q/acme_cloud_down_again/",
+                "Anyone else seeing Acme Cloud 503s",
+                datetime(2025, 3, 6, 11, 55, tzinfo=UTC),
+                "/u/pager_duty_dan",
+                None,
+            )
+        ],
+    ),
+    (
         "latin1.xml",
         "application/rss+xml; charset=ISO-8859-1",
         "acme",
@@ -365,7 +381,8 @@ def test_seen_list_is_bounded_and_leaves_a_horizon(httpserver: HTTPServer) -> No
 
 
 def test_options_reject_non_http_feeds() -> None:
-    with pytest.raises(ValueError, match="not an http"):
-        RssOptions(feeds=["file:///etc/passwd"])
+    with pytest.raises(ValueError, match=r"feeds\[1\] is not an http") as caught:
+        RssOptions(feeds=["https://ok.example.com/feed", "file:///etc/passwd?key=s3cret"])
+    assert "s3cret" not in str(caught.value)
     with pytest.raises(ValueError):
         RssOptions(feeds=[])
