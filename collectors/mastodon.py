@@ -90,6 +90,8 @@ def status_to_mention(
         content = str(status.get("content") or "")
     except (KeyError, TypeError) as error:
         raise BadPayload(f"status without uri/account: {error}") from error
+    if not isinstance(account, Mapping):  # Mastodon.py fills absent fields with None
+        raise BadPayload(f"status without uri/account: {uri}")
     acct = str(account.get("acct") or account.get("username") or "")
     handle = acct if "@" in acct else f"{acct}@{instance_host}"
     text = html_to_text(content)
@@ -237,14 +239,18 @@ class MastodonCollector(Collector[MastodonOptions]):
                     for status in statuses:
                         if status.get("reblog"):
                             continue  # a boost repeats another status; that one is collected on its own
-                        mention = status_to_mention(
-                            status,
-                            instance_host=host,
-                            source=self.name,
-                            kind=self.kind,
-                            matcher=self.context.matcher,
-                            now=now,
-                        )
+                        try:
+                            mention = status_to_mention(
+                                status,
+                                instance_host=host,
+                                source=self.name,
+                                kind=self.kind,
+                                matcher=self.context.matcher,
+                                now=now,
+                            )
+                        except BadPayload as error:
+                            problems.append(f"{key}: {error}")
+                            continue
                         if mention is not None:
                             mentions.setdefault(mention.external_id, mention)
             except CollectorError as error:

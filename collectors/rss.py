@@ -24,7 +24,7 @@ import feedparser
 from pydantic import Field, field_validator
 
 from collectors.base import Collector, CollectorContext, CollectorOptions, Cursor, FetchResult
-from collectors.errors import CollectorError
+from collectors.errors import BadPayload, CollectorError
 from collectors.http import DEFAULT_MAX_REDIRECTS, check_status, combine_errors, fetch, make_client
 from collectors.matching import BrandMatcher
 from collectors.normalise import (
@@ -323,8 +323,12 @@ class RssCollector(Collector[RssOptions]):
         outcome, response = download
         if response is None or response.status == 304:
             return outcome
-        parsed = parse_feed(response.content, response.headers, response.url)
-        read = reader.read(parsed, outcome.url, outcome.state, self.options.max_seen_per_feed)
+        try:
+            parsed = parse_feed(response.content, response.headers, response.url)
+            read = reader.read(parsed, outcome.url, outcome.state, self.options.max_seen_per_feed)
+        except Exception as error:  # a parser crash on hostile input costs this feed only
+            outcome.error = BadPayload(f"{outcome.url}: unreadable feed ({type(error).__name__}: {error})")
+            return outcome
         outcome.read = read
         outcome.problems.extend(read.problems)
         if parsed.get("bozo") and not is_benign(parsed.get("bozo_exception")):

@@ -209,3 +209,17 @@ def test_timeout(httpserver: HTTPServer) -> None:
     httpserver.expect_request(ROUTES).respond_with_handler(slow)
     with pytest.raises(TemporarilyUnavailable, match="unreachable"):
         collector(httpserver, "#acmefail", timeout_seconds=0.2).fetch(None)
+
+
+def test_unreadable_status_is_a_problem_not_a_failure(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    broken = {k: v for k, v in TAGGED[0].items() if k != "account"} | {
+        "id": "113955001234567899",
+        "uri": "x:1",
+    }
+    instance.tagged.append(broken)
+    result = collector(httpserver, "#acmefail").fetch(None)
+    assert (
+        len(result.mentions) == 2
+        and len(result.problems) == 1
+        and "without uri/account" in result.problems[0]
+    )
