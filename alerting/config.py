@@ -20,10 +20,19 @@ def parse_duration(value: object) -> object:
     """Seconds from a number or a string like ``30s``, ``5m``, ``4h``, ``1h30m`` or ``1d``."""
     if isinstance(value, str):
         text = value.strip().lower()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
         parts = _DURATION.findall(text)
         if not parts or _DURATION.sub("", text).strip():
             raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 4h, 1d)")
         return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return value
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration string such as ``2h`` or ``90``; ValueError when it is not one."""
+    value = parse_duration(text)
+    assert isinstance(value, float)
     return value
 
 

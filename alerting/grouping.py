@@ -78,7 +78,9 @@ def join_group(
         select(AlertGroupRow).where(AlertGroupRow.group_key == key).with_for_update()
     ).first()
     if row is None:
-        row = AlertGroupRow(group_key=key, route_name=route, labels=values, repeats=0, started_at=now)
+        row = AlertGroupRow(
+            group_key=key, route_name=route, labels=values, repeats=0, started_at=now, updated_at=now
+        )
         session.add(row)
         _restart(row, grouping, now)
         session.flush()

@@ -21,7 +21,8 @@ alerts_app = typer.Typer(help="List alerts and act on them.", invoke_without_com
 
 
 @contextmanager
-def _session(ctx: typer.Context, *, write: bool = False) -> Iterator[Session]:
+def db_session(ctx: typer.Context, *, write: bool = False) -> Iterator[Session]:
+    """A session on the configured database; with ``write``, one transaction committed at the end."""
     settings = settings_for(ctx)
     with clean_errors():
         engine = create_db_engine(settings.database.url)
@@ -48,7 +49,7 @@ def list_alerts(
     """List alerts, newest first (or, with --failed, deliveries that gave up)."""
     if ctx.invoked_subcommand is not None:
         return
-    with _session(ctx) as session:
+    with db_session(ctx) as session:
         if failed:
             rows: list[dict[str, Any]] = [
                 {
@@ -98,7 +99,7 @@ def list_alerts(
 
 def _act(ctx: typer.Context, action: Callable[..., Any], alert_id: int, **kwargs: Any) -> None:
     try:
-        with _session(ctx, write=True) as session:
+        with db_session(ctx, write=True) as session:
             row = action(session, alert_id=alert_id, now=datetime.now(UTC), **kwargs)
             status, assignee = row.status, row.assignee
     except lifecycle.LifecycleError as exc:
@@ -135,7 +136,7 @@ def assign(
 @alerts_app.command("resend")
 def resend(ctx: typer.Context, delivery_id: int) -> None:
     """Put a dead-lettered delivery back in the outbox."""
-    with _session(ctx, write=True) as session:
+    with db_session(ctx, write=True) as session:
         ok = alert_repo.resend(session, delivery_id, now=datetime.now(UTC))
     if not ok:
         raise fail(f"delivery #{delivery_id} is not dead-lettered (see `earshot alerts --failed`)")
