@@ -24,7 +24,7 @@ BRANDS = [
 def _collector(clock: Clock, **options: object) -> DemoCollector:
     return DemoCollector(
         name="demo",
-        options=DemoOptions(**options),  # type: ignore[arg-type]
+        options=DemoOptions.model_validate(options),
         context=CollectorContext(matcher=BrandMatcher(BRANDS), now=clock),
     )
 

@@ -37,6 +37,10 @@ def _run(config: Path, *args: str) -> tuple[int, str, str]:
     ("replace", "expected"),
     [
         ({"kind: demo ": "kind: twiter "}, "sources[0].kind: unknown source kind 'twiter'"),
+        (
+            {"'lumora OR @lumora OR @LumoraSupport OR #lumoracloud'": "'(lumora OR @lumora'"},
+            "brands[0].queries[0]: missing ')' for this '(' at position 0",
+        ),
         ({"min_urgency: medium": "min_urgency: hgih"}, "alerting.min_urgency: 'hgih' is not one of low"),
         (
             {"per_run: 4 ": "per_run: -1 "},
