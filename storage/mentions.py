@@ -72,18 +72,22 @@ def _upsert_authors(
             "updated_at": now,
         }
     ids: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(list(latest.values())):
-        stmt = _insert(session, AuthorRow).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source_kind", "handle"],
-            set_={
-                "display_name": stmt.excluded.display_name,
-                "followers": stmt.excluded.followers,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        ).returning(AuthorRow.id, AuthorRow.source_kind, AuthorRow.handle)
-        for row_id, kind, handle in session.execute(stmt):
-            ids[(kind, handle)] = row_id
+    if not latest:
+        return ids
+    table = AuthorRow.__table__
+    stmt = _insert(session, table)
+    # One statement executed with many parameter sets: SQLAlchemy batches it ("insertmanyvalues")
+    # and caches the compiled form, where a giant multi-row VALUES would be recompiled per batch.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source_kind", "handle"],
+        set_={
+            "display_name": stmt.excluded.display_name,
+            "followers": stmt.excluded.followers,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(table.c.id, table.c.source_kind, table.c.handle)
+    for row_id, kind, handle in session.execute(stmt, list(latest.values())):
+        ids[(kind, handle)] = row_id
     return ids
 
 
@@ -107,17 +111,16 @@ def store_mentions(
         by_key.setdefault(m.key, index)  # first copy in the batch wins
     authors = _upsert_authors(session, [mentions[i] for i in by_key.values()], now)
     inserted: list[StoredMention] = []
-    for chunk in _chunks(list(by_key.values())):
-        values = [_mention_values(mentions[i], authors) for i in chunk]
-        stmt = (
-            _insert(session, MentionRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(MentionRow.id, MentionRow.source, MentionRow.external_id)
-        )
-        for row_id, source, external_id in session.execute(stmt):
-            index = by_key[MentionKey(source, external_id)]
-            inserted.append(StoredMention(row_id, mentions[index], classes[index]))
+    table = MentionRow.__table__
+    stmt = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(table.c.id, table.c.source, table.c.external_id)
+    )
+    values = [_mention_values(mentions[i], authors) for i in by_key.values()]
+    for row_id, source, external_id in session.execute(stmt, values):
+        index = by_key[MentionKey(source, external_id)]
+        inserted.append(StoredMention(row_id, mentions[index], classes[index]))
     _store_children(session, inserted, now)
     return inserted
 
@@ -145,11 +148,11 @@ def _mention_values(m: Mention, authors: dict[tuple[str, str], int]) -> dict[str
 
 def _store_children(session: Session, inserted: Sequence[StoredMention], now: datetime) -> None:
     brand_rows = [{"mention_id": s.id, "brand": b} for s in inserted for b in dict.fromkeys(s.mention.brands)]
-    for chunk in _chunks(brand_rows):
-        session.execute(_insert(session, MentionBrandRow).values(list(chunk)).on_conflict_do_nothing())
+    if brand_rows:
+        session.execute(_insert(session, MentionBrandRow.__table__).on_conflict_do_nothing(), brand_rows)
     class_rows = [classification_values(s.id, s.classification, now) for s in inserted if s.classification]
-    for chunk in _chunks(class_rows):
-        session.execute(_insert(session, ClassificationRow).values(list(chunk)).on_conflict_do_nothing())
+    if class_rows:
+        session.execute(_insert(session, ClassificationRow.__table__).on_conflict_do_nothing(), class_rows)
 
 
 def classification_values(mention_id: int, c: Classification, now: datetime) -> dict[str, Any]:
