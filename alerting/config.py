@@ -306,3 +306,10 @@ def check_routes(
         if "team" in alerting.health.model_fields_set:
             team_ref("alerting.health.team", alerting.health.team)
     return errors
+
+
+def apply_channel_overrides(channel: object, config: ChannelConfig) -> None:
+    """Apply per-instance settings from ``channels[]`` (today: ``max_per_minute``) to a built channel."""
+    if config.max_per_minute is not None:
+        # An instance attribute shadows the kind's class-level limit for this channel only.
+        setattr(channel, "max_per_minute", config.max_per_minute)  # noqa: B010

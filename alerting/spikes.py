@@ -110,7 +110,7 @@ def volumes(session: Session, *, brand: str, now: datetime, config: SpikeConfig)
     seasonal = [
         (now - HOUR - timedelta(days=d), now - timedelta(days=d))
         for d in range(1, config.seasonal_days + 1)
-        if first is not None and first <= now - HOUR - timedelta(days=d)
+        if first is not None and first < now - timedelta(days=d)
     ]
     windows = [(now - HOUR, now), *recent, *seasonal]
     negative = ClassificationRow.sentiment == "negative"

@@ -1,0 +1,55 @@
+"""Outbox delivery details owned by alerting: channel rate limits become retries with the right delay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerting.config import ChannelConfig, RouteConfig, TeamConfig, apply_channel_overrides
+from domain import DeliveryResult
+from storage.models import DeliveryRow
+from tests.alerting.helpers import Harness, classified
+from tests.factories import RecordingChannel, mention
+
+TEAMS = [TeamConfig(name="support", channels=["recording"])]
+ROUTES = [RouteConfig(name="default", team="support", default=True)]
+
+
+def test_config_overrides_a_channel_kind_rate_limit() -> None:
+    channel, other = RecordingChannel(), RecordingChannel()
+    apply_channel_overrides(channel, ChannelConfig(name="recording", kind="recording", max_per_minute=2))
+    apply_channel_overrides(other, ChannelConfig(name="other", kind="recording"))
+    # Only the configured instance changes; the kind's class-level limit stays.
+    assert [c.max_per_minute for c in (channel, other)] == [2, None]
+    assert RecordingChannel.max_per_minute is None
+
+
+def test_rate_limited_send_is_retried_when_the_limit_allows(sessions: sessionmaker[Session]) -> None:
+    h = Harness(sessions, ROUTES, TEAMS)
+    apply_channel_overrides(
+        h.recorders["recording"], ChannelConfig(name="recording", kind="x", max_per_minute=2)
+    )
+    for i in range(3):
+        h.raise_for(mention(str(i), f"lumora refund {i}"), classified("billing"))
+    report = h.deliver()
+    assert (report.delivered, report.retried) == (2, 1)
+    assert len(h.recorders["recording"].sent) == 2  # the third never reached the receiver
+    with sessions() as session:
+        (row,) = session.scalars(select(DeliveryRow).where(DeliveryRow.status == "pending")).all()
+        assert row.last_error == "channel rate limit of 2/min"
+        # Not the 5-10 s exponential backoff: the wait until the one-minute window has room.
+        wait = row.next_attempt_at - h.clock()
+        assert timedelta(seconds=55) <= wait <= timedelta(seconds=60), wait
+
+
+def test_retry_after_longer_than_backoff_wins(sessions: sessionmaker[Session]) -> None:
+    h = Harness(sessions, ROUTES, TEAMS)
+    h.recorders["recording"].results = [DeliveryResult.retry("HTTP 429", after_seconds=900, status_code=429)]
+    h.raise_for(mention("1", "lumora refund"), classified("billing"))
+    assert h.deliver().retried == 1
+    h.advance(899)
+    assert h.deliver().delivered == 0
+    h.advance(1)
+    assert h.deliver().delivered == 1

@@ -1,0 +1,165 @@
+"""Route matchers on any field with =, !=, =~, !~, >=, <=, and config errors with their key path."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from alerting.config import RouteConfig, RouteMatch, TeamConfig
+from alerting.matchers import MatcherError, parse_cli_matcher, parse_matcher
+from alerting.routing import Router
+from domain import Author, Engagement, Mention, Sentiment, Urgency
+from earshot.settings import ConfigError, load_settings
+from tests.alerting.helpers import classified
+from tests.factories import T0
+
+TEAMS = [TeamConfig(name="pr", channels=["pr-chat"]), TeamConfig(name="support", channels=["chat"])]
+
+
+def _mention(**overrides: Any) -> Mention:
+    fields: dict[str, Any] = {
+        "source": "x-main",
+        "source_kind": "twitter",
+        "external_id": "1",
+        "text": "Lumora charged me twice, I want a REFUND",
+        "author": Author(handle="dana", followers=12_000),
+        "published_at": T0,
+        "collected_at": T0,
+        "language": "en",
+        "engagement": Engagement(likes=40, shares=5, replies=5),
+        "brands": ("Lumora",),
+        "queries": ("lumora OR @lumora",),
+    }
+    return Mention(**(fields | overrides))
+
+
+M = _mention()
+C = classified("billing", "customer_service", urgency=Urgency.HIGH, sentiment=Sentiment.NEGATIVE)
+
+
+@pytest.mark.parametrize(
+    ("match", "mention", "reason"),
+    [
+        ({"followers": ">= 10000"}, M, "followers 12000 >= 10000"),
+        ({"followers": ">= 20000"}, M, None),
+        ({"followers": "< 20000"}, M, "followers 12000 < 20000"),
+        ({"followers": 10000}, M, "followers 12000 >= 10000"),  # bare number: at least
+        ({"min_followers": 10000}, M, "followers 12000 >= 10000"),  # the list-style field still works
+        ({"followers": ">= 1"}, _mention(author=Author(handle="x", followers=None)), None),  # unknown is 0
+        ({"engagement": "<= 50"}, M, "engagement 50 <= 50"),
+        ({"engagement": "> 50"}, M, None),
+        ({"text": "=~ (?i)refund"}, M, "text =~ (?i)refund"),
+        ({"text": "=~ refund"}, M, None),  # case matters unless (?i)
+        ({"text": "!~ (?i)outage"}, M, "text !~ (?i)outage"),
+        ({"text": "!~ (?i)refund"}, M, None),
+        ({"language": "!= en"}, M, None),
+        ({"language": "!= fr"}, M, "language en != fr"),
+        ({"language": ["en", "de"]}, M, "language en"),
+        ({"language": "= de, en"}, M, "language en"),
+        ({"brand": "=~ ^Lum"}, M, "brand Lumora =~ ^Lum"),
+        ({"brand": "!= Vantix"}, M, "brand Lumora != Vantix"),
+        ({"brand": "!= lumora"}, M, None),  # equality ignores case
+        ({"source": "twitter"}, M, "source twitter"),  # the kind matches too
+        ({"source": "x-main"}, M, "source x-main"),
+        ({"source": "!= reddit"}, M, "source x-main, twitter != reddit"),
+        ({"sentiment": "negative"}, M, "sentiment negative"),
+        ({"sentiment": "!= negative"}, M, None),
+        ({"urgency": "high"}, M, "urgency high >= high"),  # bare level: at or above
+        ({"urgency": ">= critical"}, M, None),
+        ({"urgency": "= high"}, M, "urgency high"),
+        ({"urgency": "<= medium"}, M, None),
+        ({"categories": ["billing", "legal"]}, M, "categories billing"),
+        ({"categories": "!= legal, safety"}, M, "categories billing, customer_service != legal, safety"),
+        ({"categories": "=~ ^cust"}, M, "categories customer_service =~ ^cust"),
+        ({"query": "=~ @lumora"}, M, "query =~ @lumora"),
+        ({"author": "dana"}, M, "author dana"),
+        # Every condition must hold.
+        (
+            {"followers": ">= 10000", "text": "=~ (?i)refund", "language": "!= fr"},
+            M,
+            # Reasons follow the field order of RouteMatch, whatever order the YAML used.
+            "language en != fr; followers 12000 >= 10000; text =~ (?i)refund",
+        ),
+        ({"followers": ">= 10000", "text": "=~ (?i)outage"}, M, None),
+    ],
+)
+def test_operators(match: dict[str, Any], mention: Mention, reason: str | None) -> None:
+    route = RouteConfig.model_validate({"name": "r", "team": "pr", "match": match})
+    router = Router([route, RouteConfig(name="default", team="support", default=True)], TEAMS)
+    (decision,) = router.decide(mention, C)
+    if reason is None:
+        assert decision.route == "default"
+    else:
+        assert (decision.route, decision.reason) == ("r", reason)
+    assert router.errors == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("text", "=~ (unclosed", "invalid regular expression '(unclosed'"),
+        ("followers", ">= many", "'many' is not a number"),
+        ("followers", "=~ 1+", "followers is compared with =, !=, >=, <=, > or <"),
+        ("language", ">= en", "'>=' compares numbers; language is text"),
+        ("urgency", ">= hgih", "'hgih' is not one of low, medium, high, critical"),
+        ("sentiment", ["angry"], "'angry' is not one of negative, neutral, positive"),
+        ("brand", "!=", "'!=' needs a value after it"),
+        ("brand", [], "a list needs at least one non-empty value"),
+    ],
+)
+def test_bad_matchers(field: str, value: Any, error: str) -> None:
+    with pytest.raises(MatcherError, match=re.escape(error)):
+        parse_matcher(field, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("brand=Lumora", ("brand", "= Lumora")),
+        ("text=~(?i)refund|chargeback", ("text", "=~ (?i)refund|chargeback")),
+        ("followers>=10000", ("followers", ">= 10000")),
+        ("language != en", ("language", "!= en")),
+    ],
+)
+def test_cli_matchers(text: str, expected: tuple[str, str]) -> None:
+    assert parse_cli_matcher(text) == expected
+
+
+def test_cli_matcher_without_operator_is_an_error() -> None:
+    with pytest.raises(MatcherError, match="is not 'field<op>value'"):
+        parse_cli_matcher("Lumora")
+
+
+@pytest.mark.parametrize(
+    ("match", "line"),
+    [
+        ({"text": "=~ (?i)refund("}, "routes[0].match.text: invalid regular expression '(?i)refund('"),
+        ({"followers": ">= lots"}, "routes[0].match.followers: 'lots' is not a number"),
+        ({"urgency": "hgih"}, "routes[0].match.urgency: 'hgih' is not one of low, medium, high, critical"),
+        ({"colour": "red"}, "routes[0].match.colour: unknown key"),
+    ],
+)
+def test_config_check_reports_bad_matchers_with_their_key_path(
+    tmp_path: Path, match: dict[str, Any], line: str
+) -> None:
+    config = {
+        "brands": [{"name": "Lumora", "queries": ["lumora"]}],
+        "teams": [{"name": "pr"}],
+        "routes": [{"name": "r", "team": "pr", "match": match}, {"name": "d", "team": "pr", "default": True}],
+    }
+    path = tmp_path / "earshot.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert any(got.startswith(f"{path}: {line}") for got in info.value.lines), info.value.lines
+
+
+def test_route_snapshot_keeps_the_compact_syntax() -> None:
+    route = RouteConfig(name="r", team="pr", match=RouteMatch(followers=">= 10000", text="=~ (?i)refund"))
+    (decision,) = Router([route], TEAMS).decide(M, C)
+    assert decision.snapshot["match"]["followers"] == ">= 10000"
+    assert decision.snapshot["match"]["text"] == "=~ (?i)refund"
