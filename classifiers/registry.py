@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from classifiers.base import Classifier
 from classifiers.config import ClassifierOptions
 from domain.plugins import Registry
@@ -15,9 +16,7 @@ BUILTIN_CLASSIFIERS = {
     "transformer": "classifiers.transformer:build_transformer",
 }
 
-classifiers: Registry[ClassifierFactory] = Registry(
-    "classifier", "earshot.classifiers", BUILTIN_CLASSIFIERS
-)
+classifiers: Registry[ClassifierFactory] = Registry("classifier", "earshot.classifiers", BUILTIN_CLASSIFIERS)
 
 
 def build_classifier(options: ClassifierOptions) -> Classifier:
