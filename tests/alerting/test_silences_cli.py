@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from earshot.cli import app
 from earshot.commands import silences as silence_commands
+from earshot.context import CliState
+from storage.db import create_db_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
-# earshot/cli.py wires the command group; register it here too until it does, without doubling it.
-if not any(group.name == "silences" for group in app.registered_groups):
-    silence_commands.register(app)
+# A root like earshot.cli's (which wires `silences` the same way), so the real app is not mutated.
+app = typer.Typer()
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: Annotated[Path, typer.Option("--config")]) -> None:
+    ctx.obj = CliState(config=config)
+
+
+silence_commands.register(app)
 
 
 @pytest.fixture
@@ -25,7 +35,9 @@ def config(tmp_path: Path) -> Path:
     text = text.replace("sqlite:///./earshot.db", f"sqlite:///{tmp_path / 'earshot.db'}")
     path = tmp_path / "earshot.yaml"
     path.write_text(text, encoding="utf-8")
-    assert runner.invoke(app, ["--config", str(path), "db", "upgrade"]).exit_code == 0
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'earshot.db'}")
+    upgrade(engine)
+    engine.dispose()
     return path
 
 
