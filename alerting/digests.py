@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from alerting import monitors
 from alerting.config import DigestConfig, TeamConfig
+from alerting.text import handle
 from alerting.windows import Weekday
 from domain import AlertKind, AlertStatus, Urgency
 from storage.models import AlertRow, ClassificationRow, MentionBrandRow, MentionRow
@@ -143,7 +144,7 @@ def render(facts: Mapping[str, Any], schedule: str) -> str:
     lines += [f"  #{a['id']} [{a['status']}] {a['title']}" for a in alerts["oldest"]]
     if facts["top_mentions"]:
         lines.append("Most engaged:")
-        lines += [f"  @{m['author']} ({m['engagement']}): {m['text']}" for m in facts["top_mentions"]]
+        lines += [f"  {handle(m['author'])} ({m['engagement']}): {m['text']}" for m in facts["top_mentions"]]
     return "\n".join(lines)
 
 

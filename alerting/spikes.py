@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from alerting import monitors
 from alerting.config import RouteConfig, SpikeConfig, TeamConfig
+from alerting.text import handle
 from domain import AlertKind, Urgency
 from storage.models import ClassificationRow, MentionBrandRow, MentionRow
 
@@ -210,7 +211,8 @@ def check_brand(
     terms = ", ".join(t["term"] for t in facts["top_terms"]) or "none stand out"
     lines = [f.describe() for f in findings] + [f"Top terms: {terms}"]
     lines += [
-        f"@{m['author']} ({m['engagement']} engagements): {m['text']}" for m in facts["top_mentions"][:3]
+        f"{handle(m['author'])} ({m['engagement']} engagements): {m['text']}"
+        for m in facts["top_mentions"][:3]
     ]
     alert = monitors.raise_system_alert(
         session,

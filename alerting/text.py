@@ -18,6 +18,13 @@ _CATEGORY_WORDS = {
 }
 
 
+def handle(name: str | None) -> str:
+    """An author handle as people write it: ``@dana``, but ``u/dana`` and ``@dana`` stay as they are."""
+    if not name:
+        return "someone"
+    return name if name.startswith("@") or "/" in name else f"@{name}"
+
+
 def alert_text(mention: Mention, classification: Classification) -> tuple[str, str]:
     """(title, summary) for a mention alert."""
     brand = mention.brands[0] if mention.brands else "unknown brand"
@@ -33,7 +40,7 @@ def alert_text(mention: Mention, classification: Classification) -> tuple[str, s
     body = mention.full_text.strip().replace("\n", " ")
     if len(body) > 280:
         body = body[:279] + "…"
-    return title, f"@{mention.author.handle}{reach}: {body}"
+    return title, f"{handle(mention.author.handle)}{reach}: {body}"
 
 
 _MAX_LISTED = 10
