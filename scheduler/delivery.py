@@ -27,6 +27,8 @@ from storage.alerting_tables import AlertGroupRow
 from storage.models import AlertRow, DeliveryRow
 
 log = logging.getLogger(__name__)
+# How alerting.channels.base words a send refused by the channel's own rate limit.
+LOCAL_RATE_LIMIT = "channel rate limit of "
 
 
 @dataclass
@@ -143,13 +145,18 @@ def _record(
         retry_after=result.retry_after_seconds,
         rng=rng,
     )
+    # Our own per-channel rate limit is not the receiver failing: waiting for it must not use up
+    # attempts, or a burst bigger than max_attempts minutes of the limit would be dead-lettered.
+    local_limit = result.outcome is DeliveryOutcome.RETRY and result.reason.startswith(LOCAL_RATE_LIMIT)
     with components.sessions() as session, session.begin():
         for delivery in deliveries:
             tries = delivery.attempts + 1
             if result.ok:
                 alert_repo.mark_delivered(session, delivery.id, now=now, note=result.reason)
                 report.delivered += 1
-            elif result.outcome is DeliveryOutcome.FAILED or tries >= config.max_attempts:
+            elif not local_limit and (
+                result.outcome is DeliveryOutcome.FAILED or tries >= config.max_attempts
+            ):
                 failed = result.outcome is DeliveryOutcome.FAILED
                 error = result.reason if failed else f"gave up after {tries}: {result.reason}"
                 alert_repo.mark_dead(session, delivery.id, now=now, error=error)
@@ -157,9 +164,12 @@ def _record(
                 log.error("delivery %d to %s dead-lettered: %s", delivery.id, delivery.channel, error)
             else:
                 at = now + timedelta(seconds=delay)
-                alert_repo.mark_retry(session, delivery.id, now=now, error=result.reason, at=at)
+                alert_repo.mark_retry(
+                    session, delivery.id, now=now, error=result.reason, at=at, counts=not local_limit
+                )
                 report.retried += 1
-                log.warning(
+                log.log(
+                    logging.INFO if local_limit else logging.WARNING,
                     "delivery %d to %s failed (attempt %d), retrying in %.0fs: %s",
                     delivery.id,
                     delivery.channel,

@@ -137,11 +137,15 @@ def mark_delivered(session: Session, delivery_id: int, *, now: datetime, note: s
     )
 
 
-def mark_retry(session: Session, delivery_id: int, *, now: datetime, error: str, at: datetime) -> None:
-    """Record a failed attempt and when to try again."""
+def mark_retry(
+    session: Session, delivery_id: int, *, now: datetime, error: str, at: datetime, counts: bool = True
+) -> None:
+    """Record a failed attempt and when to try again; ``counts=False`` gives the attempt back."""
     row = session.get_one(DeliveryRow, delivery_id)
     row.last_error = error[:2000]
     row.next_attempt_at = at
+    if not counts:
+        row.attempts = max(0, row.attempts - 1)
 
 
 def mark_dead(session: Session, delivery_id: int, *, now: datetime, error: str) -> None:

@@ -53,3 +53,19 @@ def test_retry_after_longer_than_backoff_wins(sessions: sessionmaker[Session]) -
     assert h.deliver().delivered == 0
     h.advance(1)
     assert h.deliver().delivered == 1
+
+
+def test_waiting_for_our_own_rate_limit_does_not_use_up_attempts(sessions: sessionmaker[Session]) -> None:
+    h = Harness(sessions, ROUTES, TEAMS)  # max_attempts=3
+    apply_channel_overrides(
+        h.recorders["recording"], ChannelConfig(name="recording", kind="x", max_per_minute=1)
+    )
+    for i in range(2):
+        h.raise_for(mention(str(i), f"lumora refund {i}"), classified("billing"))
+    for _ in range(5):  # the limiter counts real seconds, so every pass finds it still full
+        h.deliver()
+        h.advance(61)
+    with sessions() as session:
+        waiting = session.scalars(select(DeliveryRow).where(DeliveryRow.status == "pending")).one()
+        assert (waiting.attempts, waiting.last_error) == (0, "channel rate limit of 1/min")
+        assert session.scalars(select(DeliveryRow).where(DeliveryRow.status == "dead")).all() == []
