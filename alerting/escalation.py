@@ -22,8 +22,19 @@ from storage.models import AlertRow
 ACTIVE, STOPPED, DONE = "active", "stopped", "done"
 
 
-def start(session: Session, *, alert: AlertRow, team: TeamConfig | None, now: datetime) -> bool:
-    """Snapshot the team's chain onto a new alert when it is urgent enough; True if it will escalate."""
+def start(
+    session: Session,
+    *,
+    alert: AlertRow,
+    team: TeamConfig | None,
+    now: datetime,
+    notified_at: datetime | None = None,
+) -> bool:
+    """Snapshot the team's chain onto a new alert when it is urgent enough; True if it will escalate.
+
+    The first wait counts from ``notified_at``, when the fire notification is due: an alert held
+    for quiet hours or group_wait must not page anyone for not acknowledging what they never saw.
+    """
     chain = team.escalation if team is not None else None
     if chain is None or not Urgency(alert.urgency).at_least(chain.min_urgency):
         return False
@@ -36,7 +47,7 @@ def start(session: Session, *, alert: AlertRow, team: TeamConfig | None, now: da
             step=0,
             cycle=0,
             state=ACTIVE,
-            next_at=now + timedelta(seconds=chain.steps[0].wait),
+            next_at=max(now, notified_at or now) + timedelta(seconds=chain.steps[0].wait),
             updated_at=now,
         )
     )

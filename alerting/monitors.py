@@ -71,7 +71,7 @@ def raise_system_alert(
     """Store and plan an alert raised by a check rather than a mention.
 
     ``informational`` (digests) skips silences and time windows, which a team's own schedule
-    already chose, and files the alert as resolved so it is not counted as open.
+    already chose, never escalates, and is filed as resolved so it is not counted as open.
     """
     row = dispatch(
         session,
@@ -94,6 +94,7 @@ def raise_system_alert(
         now=now,
         use_windows=not informational,
         use_silences=not informational,
+        use_escalation=not informational,
     )
     if informational:
         # Filed straight away, without lifecycle.resolve: that would send a "resolved" message

@@ -97,6 +97,7 @@ def dispatch(
     grouping: GroupingConfig | None = None,
     use_windows: bool = True,
     use_silences: bool = True,
+    use_escalation: bool = True,
 ) -> AlertRow:
     """Store a new alert and plan its notifications: silence, off hours, grouping, escalation."""
     labels = {"kind": str(new.kind), "team": new.team, "route": new.route_name, **labels}
@@ -131,7 +132,8 @@ def dispatch(
         groups.add_member(session, group_id=group.id, alert_id=row.id)
         note = f"{group.group_key}, due {not_before.isoformat()}"
         alert_repo.add_event(session, row.id, "grouped", now=now, note=note)
-    escalation.start(session, alert=row, team=team, now=now)
+    if use_escalation:
+        escalation.start(session, alert=row, team=team, now=now, notified_at=not_before)
     return row
 
 

@@ -106,7 +106,10 @@ def _brand_rows(brand: str) -> ColumnElement[bool]:
 def volumes(session: Session, *, brand: str, now: datetime, config: SpikeConfig) -> Volumes:
     """Count the brand's mentions (and negative ones) per window, in one query."""
     recent = [(now - (k + 1) * HOUR, now - k * HOUR) for k in range(1, config.baseline_hours + 1)]
-    first = session.scalar(select(func.min(MentionRow.published_at)).where(_brand_rows(brand)))
+    # The oldest mention, by an ordered scan that stops at the first hit (cheaper than min()).
+    first = session.scalar(
+        select(MentionRow.published_at).where(_brand_rows(brand)).order_by(MentionRow.published_at).limit(1)
+    )
     # Same hour on a previous day counts only if the brand's data goes back that far.
     seasonal = [
         (now - HOUR - timedelta(days=d), now - timedelta(days=d))

@@ -117,3 +117,16 @@ def test_only_urgent_enough_alerts_escalate(
     (alert,) = h.raise_for(mention("1", "lumora down"), classified("outage", urgency=urgency))
     with sessions() as session:
         assert (session.get(AlertEscalationRow, alert) is not None) is escalates
+
+
+def test_escalation_waits_count_from_a_held_notification(sessions: sessionmaker[Session]) -> None:
+    from alerting.windows import TimeWindow
+
+    night = TimeWindow(start="00:00", end="06:00")  # UTC; the test clock starts at 12:00
+    teams = [TeamConfig(name="ops", channels=["recording"], escalation=CHAIN, quiet_hours=[night])]
+    h = Harness(sessions, ROUTES, teams, channels=("recording", "pager", "phone"))
+    h.clock.now = at(13 * 3600)  # 01:00: quiet, so the fire notification waits until 06:00
+    (alert,) = h.raise_for(mention("1", "lumora down"), classified("outage"))
+    assert deliveries(sessions, alert)[0]["due"] == at(18 * 3600)
+    with sessions() as session:
+        assert session.get_one(AlertEscalationRow, alert).next_at == at(18 * 3600 + 300)

@@ -119,7 +119,9 @@ def test_mention_to_grouped_notification_to_escalation(sessions: sessionmaker[Se
         )
         if j.name.startswith("alerting timers")
     ]
-    clock.advance(seconds=90)  # 120 s after the alerts fired
+    clock.advance(seconds=119)  # escalation waits count from the notification, not the alert
+    assert timers.run() == (0, 0)
+    clock.advance(seconds=1)
     assert timers.run() == (2, 0)
     assert deliver_due(comps).delivered == 2
     assert sorted(n.action for n in pager.sent) == ["escalate", "escalate"]
