@@ -13,6 +13,7 @@ BUILTIN_COLLECTORS = {
     "reddit": "collectors.reddit:RedditCollector",
     "hackernews": "collectors.hackernews:HackerNewsCollector",
     "bluesky": "collectors.bluesky:BlueskyCollector",
+    "bluesky-jetstream": "collectors.bluesky_jetstream:JetstreamCollector",
     "mastodon": "collectors.mastodon:MastodonCollector",
 }
 
