@@ -66,9 +66,7 @@ def _truncate(engine: Engine) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(
-    request: pytest.FixtureRequest, tmp_path: Path, _migrated: dict[str, Engine]
-) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path, _migrated: dict[str, Engine]) -> Iterator[Engine]:
     """A migrated, empty database: SQLite in a temp file, or the session's PostgreSQL database."""
     if request.param == "sqlite":
         eng = create_db_engine(f"sqlite:///{tmp_path / 'earshot.db'}")

@@ -27,7 +27,8 @@ EARSHOT = str(Path(sys.executable).parent / "earshot")
 
 
 def _compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_compose_file_is_consistent_with_the_image() -> None:
