@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from classifiers.base import ClassifierInput
 from classifiers.config import ClassifierOptions
-from domain import Classification, Sentiment, Urgency
+from classifiers.urgency import level_for, score_urgency
+from domain import Classification, Sentiment
 
 VERSION = "baseline-lexicon-1"
 
@@ -164,7 +165,7 @@ class BaselineClassifier:
         return Classification(
             sentiment=sentiment,
             sentiment_scores={str(label): round(s, 4) for label, s in zip(labels, scores, strict=True)},
-            urgency=self._level(score),
+            urgency=level_for(score, self.options.urgency),
             urgency_score=round(score, 4),
             categories=categories,
             language=item.language,
@@ -176,27 +177,19 @@ class BaselineClassifier:
     def _urgency(
         self, negative: float, categories: tuple[str, ...], item: ClassifierInput
     ) -> tuple[float, dict[str, float]]:
-        weights = {"safety": 0.45, "security": 0.4, "legal": 0.4, "outage": 0.35, "billing": 0.15}
-        signals = {"negative": 0.35 * negative}
-        for category in categories:
-            if category in weights:
-                signals[f"category:{category}"] = weights[category]
-        reach = math.log10(1 + max(0, item.author_followers or 0)) / 6  # 1M followers -> ~1
-        signals["reach"] = 0.15 * min(1.0, reach) * negative
-        signals["engagement"] = 0.1 * min(1.0, math.log10(1 + max(0, item.engagement)) / 4) * negative
-        if "spam" in categories:
-            signals["spam"] = -0.5
-        return max(0.0, min(1.0, sum(signals.values()))), {k: round(v, 4) for k, v in signals.items() if v}
-
-    def _level(self, score: float) -> Urgency:
-        t = self.options.urgency
-        if score >= t.critical:
-            return Urgency.CRITICAL
-        if score >= t.high:
-            return Urgency.HIGH
-        if score >= t.medium:
-            return Urgency.MEDIUM
-        return Urgency.LOW
+        # The same documented scoring function the transformer uses; the baseline has no anger,
+        # complaint or offensive heads, so negative sentiment stands in for complaint.
+        result = score_urgency(
+            negative=negative,
+            anger=0.0,
+            complaint=negative if categories else 0.0,
+            offensive=0.0,
+            categories=dict.fromkeys(categories, 1.0),
+            followers=item.author_followers,
+            engagement=item.engagement,
+            thresholds=self.options.urgency,
+        )
+        return result.score, result.signals
 
 
 def _softmax(values: list[float]) -> list[float]:

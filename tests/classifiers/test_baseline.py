@@ -46,7 +46,7 @@ def test_urgency_rises_with_reach_and_serious_categories() -> None:
     assert quiet.urgency_score < loud.urgency_score
     assert quiet.urgency_score < fire.urgency_score
     assert fire.urgency.at_least(Urgency.MEDIUM)
-    assert "category:safety" in fire.signals and "reach" in loud.signals
+    assert "category:safety" in fire.signals and "followers" in loud.signals
 
 
 def test_thresholds_and_extra_categories_come_from_config() -> None:
