@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from classifiers.config import UrgencyThresholds
 from domain import Urgency
 
-HEAD_WEIGHTS: dict[str, float] = {"negative": 0.35, "anger": 0.15, "complaint": 0.3, "offensive": 0.1}
+HEAD_WEIGHTS: dict[str, float] = {"negative": 0.25, "anger": 0.1, "complaint": 0.25, "offensive": 0.1}
 CATEGORY_WEIGHTS: dict[str, float] = {
     "safety": 0.6,
     "security": 0.55,

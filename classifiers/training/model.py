@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,8 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.head_names = list(heads)
-        hidden = int(encoder.config.hidden_size)
+        config: Any = encoder.config  # a transformers PretrainedConfig; torch types it as Module
+        hidden = int(config.hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
 

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
                 target = F.normalize(teacher.pooled(ids, mask), dim=1)
             loss = loss + cfg.distill_weight * (1 - (out[-1] * target).sum(1)).mean()
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()

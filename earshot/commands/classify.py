@@ -91,6 +91,7 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
         opts = opts.model_copy(update=updates)
         try:
             classifier = build_classifier(opts)
+            classifier.version  # noqa: B018 - reads the model's metadata now, so a bad --model-dir fails here.
         except Exception as exc:
             typer.echo(f"error: cannot build classifier {opts.kind!r}: {exc}", err=True)
             raise typer.Exit(2) from exc

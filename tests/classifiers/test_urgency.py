@@ -97,7 +97,7 @@ def test_signals_explain_the_score() -> None:
         **{**CALM, "negative": 0.9, "categories": {"security": 1.0}, "followers": 10**6}, thresholds=T
     )
     assert result.signals["category:security"] == pytest.approx(0.55)
-    assert result.signals["negative"] == pytest.approx(0.315)
+    assert result.signals["negative"] == pytest.approx(0.225)
     assert result.signals["followers"] == pytest.approx(0.3)
     assert max(result.signals, key=result.signals.__getitem__) == "category:security"
     assert 0.0 <= result.score <= 1.0
