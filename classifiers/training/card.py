@@ -51,9 +51,11 @@ Inputs: `input_ids`, `attention_mask` (int64); truncation at 128 tokens. Artifac
 
 Validation (TweetEval sentiment val, best step): {train_info.get("val", {})}
 
-## Held-out evaluation (int8 model)
+## Held-out evaluation
 
-Regenerate with `earshot eval` (adds the fp32 graph and int8/fp32 agreement).
+Reproduce the model with `python -m classifiers.training` (seeded); the figures with `earshot eval`
+or `python bench/eval_classifier.py` (int8, and the fp32 graph from `build/` when present, with the
+share of predictions on which they agree).
 
 ```
 {table}
