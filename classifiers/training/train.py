@@ -28,7 +28,7 @@ class TrainConfig:
     seed: int = 13
     max_len: int = 64
     batch_size: int = 32
-    steps: int = 2400
+    steps: int = 1800
     lr: float = 8e-5
     warmup: float = 0.06
     # Share of steps spent on each head's batches.
@@ -37,7 +37,7 @@ class TrainConfig:
     )
     # Keeps the pooled embedding near the base model's so category prototypes stay meaningful.
     distill_weight: float = 1.0
-    eval_every: int = 600
+    eval_every: int = 450
     val_limit: int | None = None
     train_limit: int | None = None  # Per task; for smoke tests.
     threads: int = 2
