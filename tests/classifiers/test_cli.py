@@ -93,3 +93,14 @@ def test_bad_model_dir_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["classify", "--model-dir", str(tmp_path)], input=b"hello\n")
     assert result.exit_code != 0
     assert "error" in result.output.lower() or "error" in (result.stderr or "").lower()
+
+
+def test_eval_command_reports_every_held_out_set() -> None:
+    result = CliRunner().invoke(_app(), ["eval", "--limit", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    names = {row["dataset"] for row in rows}
+    assert {"tweeteval_sentiment_test", "complaints_acl2019", "airline_heldout_sentiment"} <= names
+    for row in rows:
+        assert row["n"] == 4
+        assert set(row["int8"]) == {"accuracy", "macro_f1", "macro_recall"}
