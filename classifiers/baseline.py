@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from classifiers.base import ClassifierInput
 from classifiers.config import ClassifierOptions
+from classifiers.keywords import compile_patterns, keyword_hits
 from classifiers.urgency import level_for, score_urgency
 from domain import Classification, Sentiment
 
@@ -105,23 +106,6 @@ _POSITIVE = {
 }
 _NEGATORS = {"not", "no", "never", "dont", "don't", "isn't", "isnt", "wasn't", "cant", "can't", "won't"}
 
-# Category keywords: a word or phrase regex each; crude on purpose, the transformer replaces it.
-_CATEGORY_PATTERNS: dict[str, str] = {
-    "outage": (
-        r"\b(down|outage|not loading|500 error|5\d\d|can'?t (log ?in|connect|sync)"
-        r"|sync(ing)? stuck|offline)\b"
-    ),
-    "security": r"\b(leak(ed)?|breach|hack(ed)?|vulnerab\w*|exploit|idor|exposed|phishing|password)\b",
-    "safety": r"\b(fire|smoke|overheat\w*|burn(t|ed|ing)?|explod\w*|swell\w*|injur\w*|shock)\b",
-    "legal": r"\b(lawyer|lawsuit|sue|suing|class action|gdpr|legal action|attorney|court)\b",
-    "billing": r"\b(charged|charge|refund|invoice|billing|subscription|overcharg\w*|auto-?renew\w*)\b",
-    "delivery": r"\b(deliver\w*|shipping|shipped|package|order|courier|tracking)\b",
-    "customer_service": r"\b(support|no reply|no response|customer service|ticket|agent|waiting)\b",
-    "product_feedback": r"\b(feature|wish|would be nice|please add|suggestion|update|ui|design)\b",
-    "question": r"(\?\s*$|\b(how do i|how to|anyone know|does anyone|is there a way)\b)",
-    "praise": r"\b(love|amazing|awesome|best|great job|thank you|kudos|impressed)\b",
-    "spam": r"\b(giveaway|dm me|free followers|crypto|airdrop|click here|earn \$)\b",
-}
 _WORD = re.compile(r"[\w']+")
 
 
@@ -130,13 +114,8 @@ class BaselineClassifier:
 
     def __init__(self, options: ClassifierOptions | None = None) -> None:
         self.options = options or ClassifierOptions()
-        patterns = dict(_CATEGORY_PATTERNS)
-        for category, examples in self.options.categories.items():
-            # Config examples become extra literal phrases for this crude matcher.
-            extra = "|".join(re.escape(e.lower()) for e in examples if e.strip())
-            if extra:
-                patterns[category] = f"{patterns[category]}|{extra}" if category in patterns else extra
-        self._categories = {name: re.compile(p, re.IGNORECASE) for name, p in patterns.items()}
+        # Config examples become extra literal phrases for this crude matcher.
+        self._categories = compile_patterns(self.options.categories)
 
     @property
     def version(self) -> str:
@@ -160,7 +139,8 @@ class BaselineClassifier:
         scores = _softmax([neg, 0.5, pos])
         labels = [Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE]
         sentiment = labels[max(range(3), key=lambda k: scores[k])]
-        categories = tuple(name for name, rx in self._categories.items() if rx.search(text))
+        hits = keyword_hits(text, self._categories)
+        categories = tuple(name for name in self._categories if name in hits)
         score, signals = self._urgency(scores[0], categories, item)
         return Classification(
             sentiment=sentiment,

@@ -32,6 +32,8 @@ BUILTIN_THRESHOLDS: dict[str, float] = {
 # A second category must also come within this of the best one: complaints share a sentiment
 # direction, so without it every angry post would collect customer_service and outage too.
 RELATIVE_MARGIN = 0.1
+# Similarity a category needs when its keywords also appear in the text.
+KEYWORD_FLOOR = 0.3
 
 # Example mentions written for Earshot; a team adds its own per category in config, no retraining.
 BUILTIN_EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -167,13 +169,24 @@ class CategoryIndex:
                 out[:, c] = sims[:, cols].max(axis=1)
         return out
 
-    def assign(self, scores: FloatArray) -> list[tuple[str, ...]]:
-        """Categories whose score reaches their threshold and is near the best one, best first."""
+    def assign(self, scores: FloatArray, keywords: Sequence[set[str]] | None = None) -> list[tuple[str, ...]]:
+        """Categories whose score reaches their threshold and is near the best one, best first.
+
+        A category whose keywords appear in the text (``keywords``, one set per row) needs only
+        ``KEYWORD_FLOOR``: the words say what the post is about, the embedding confirms the
+        sense (the fine-tuned encoder scores even true topical matches around 0.35-0.5).
+        """
         limits = np.asarray(self.thresholds, np.float32)
         result: list[tuple[str, ...]] = []
-        for row in scores:
+        for i, row in enumerate(scores):
             floor = float(row.max()) - RELATIVE_MARGIN if row.size else 0.0
-            hits = [c for c in np.argsort(-row) if row[c] >= limits[c] and row[c] >= floor]
+            named = keywords[i] if keywords is not None else set()
+            hits = [
+                c
+                for c in np.argsort(-row)
+                if (row[c] >= limits[c] and row[c] >= floor)
+                or (self.names[c] in named and row[c] >= KEYWORD_FLOOR)
+            ]
             result.append(tuple(self.names[c] for c in hits))
         return result
 

@@ -11,6 +11,7 @@ import numpy as np
 from classifiers.base import Classifier, ClassifierInput
 from classifiers.categories import CategoryIndex, build_index
 from classifiers.config import ClassifierOptions
+from classifiers.keywords import compile_patterns, keyword_hits
 from classifiers.language import guess_language
 from classifiers.runtime import MODEL_DIR, ModelMeta, ModelRuntime, RuntimeOutput, get_runtime, normalise_text
 from classifiers.urgency import score_urgency
@@ -39,6 +40,7 @@ class TransformerClassifier:
         self._runtime: ModelRuntime | None = None
         self._index: CategoryIndex | None = None
         self._lock = threading.Lock()
+        self._keywords = compile_patterns(options.categories)
 
     @property
     def version(self) -> str:
@@ -114,7 +116,7 @@ class TransformerClassifier:
         labels = ("negative", "neutral", "positive")
         scores = {name: round(float(p), 4) for name, p in zip(labels, sent, strict=True)}
         cat_scores = index.scores(out.embeddings)
-        cats = index.assign(cat_scores)[0]
+        cats = index.assign(cat_scores, [keyword_hits(text, self._keywords)])[0]
         urgency = score_urgency(
             negative=float(sent[0]),
             anger=float(out.probs["emotion"][0][0]),
