@@ -40,7 +40,10 @@ def test_every_channel_loads_and_is_documented(kind: str) -> None:
 @pytest.mark.parametrize("kind", classifiers.kinds())
 def test_every_classifier_loads_and_is_documented(kind: str) -> None:
     assert callable(classifiers.get(kind))
-    assert f"`{kind}`" in README and kind in EXAMPLE
+    assert re.search(rf"`(classifier\.kind: )?{kind}`", README), (
+        f"README.md does not mention classifier {kind!r}"
+    )
+    assert kind in EXAMPLE
 
 
 def _commands(group: typer.Typer, prefix: str = "") -> list[str]:
