@@ -28,7 +28,7 @@ def check(settings: Settings) -> list[str]:
         errors.append(f"classifier.kind: {exc}")
     except ImportError as exc:
         errors.append(f"classifier.kind: {settings.classifier.kind!r} cannot be loaded: {exc}")
-    errors += check_routes(settings.routes, settings.teams, settings.channels)
+    errors += check_routes(settings.routes, settings.teams, settings.channels, settings.alerting)
     return errors
 
 

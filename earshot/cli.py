@@ -15,6 +15,7 @@ from earshot.checks import check
 from earshot.commands import alerts as alert_commands
 from earshot.commands import classify as classify_commands
 from earshot.commands import data as data_commands
+from earshot.commands import silences as silence_commands
 from earshot.compose import build
 from earshot.context import CliState, clean_errors, fail, settings_for, setup_logging, state
 from storage.db import create_db_engine, upgrade
@@ -124,3 +125,4 @@ def _serve_web(built: object, host: str, port: int) -> None:
 data_commands.register(app)
 alert_commands.register(app)
 classify_commands.register(app)
+silence_commands.register(app)

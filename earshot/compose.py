@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from alerting.channels.base import Channel
 from alerting.channels.registry import channels as channel_registry
+from alerting.config import apply_channel_overrides
 from alerting.jobs import SourceSchedule, periodic_jobs
 from alerting.routing import Router
 from classifiers.base import Classifier
@@ -61,6 +62,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:  # type: ignore[ty
     for config in settings.channels:
         cls = channel_registry.get(config.kind)
         built[config.name] = cls(name=config.name, options=cls.options_model(**config.options))
+        apply_channel_overrides(built[config.name], config)
     return built
 
 

@@ -230,3 +230,6 @@ class SourceHealthRow(Base):
     total_runs: Mapped[int] = mapped_column(Integer, default=0)
     total_failures: Mapped[int] = mapped_column(Integer, default=0)
     total_items: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+import storage.alerting_tables  # noqa: E402, F401  (registers the alerting tables on Base.metadata)

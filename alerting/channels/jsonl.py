@@ -64,4 +64,6 @@ def render(notification: Notification) -> dict[str, Any]:
         "sentiment": alert.sentiment,
         "count": alert.count,
         "created_at": alert.created_at.isoformat(),
+        # A grouped notification names every alert it covers.
+        "group": alert.details.get("group"),
     }

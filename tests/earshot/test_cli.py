@@ -98,7 +98,16 @@ def test_demo_flow_end_to_end(tmp_path: Path) -> None:
     alerts = [json.loads(line) for line in out.splitlines()]
     assert alerts and {a["team"] for a in alerts} >= {"ops", "legal"}
     delivered = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-    assert {d["alert_id"] for d in delivered} == {a["id"] for a in alerts}
+    notified = {d["alert_id"] for d in delivered} | {
+        member["id"] for d in delivered if d["group"] for member in d["group"]["alerts"]
+    }
+    # Grouped routes hold new groups for group_wait; those alerts wait in the outbox, due later.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "earshot.db") as db:
+        held = {row[0] for row in db.execute("SELECT alert_id FROM deliveries WHERE status = 'pending'")}
+    assert notified | held == {a["id"] for a in alerts}
+    assert held <= {a["id"] for a in alerts if a["route"] == "outages-and-security"}
     first = alerts[-1]["id"]
     assert (
         _run(config, "alerts", "ack", str(first), "--by", "ann")[1].strip() == f"alert #{first}: acknowledged"
