@@ -76,7 +76,7 @@ def create(ctx: Context, body: SilenceIn) -> SilenceOut:
     now = ctx.now()
     if (body.duration_minutes is None) == (body.ends_at is None):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "give exactly one of duration_minutes and ends_at"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "give exactly one of duration_minutes and ends_at"
         )
     ends_at = body.ends_at or now + timedelta(minutes=body.duration_minutes or 0)
     try:
@@ -91,7 +91,7 @@ def create(ctx: Context, body: SilenceIn) -> SilenceOut:
             )
             return _out(row, now)
     except SilenceError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 @router.post("/{silence_id}/expire", response_model=SilenceOut)
