@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from alerting.matchers import MatcherError, parse_matcher
+from alerting.matchers import MENTION_FIELDS, MatcherError, parse_matcher
 from alerting.windows import OffHoursPolicy, TimeWindow, Weekday, check_timezone
 from domain import Urgency
 
@@ -65,19 +65,7 @@ class RouteMatch(BaseModel):
     query: MatchValue | None = Field(None, description="the brand query text the mention matched")
     text: MatchValue | None = Field(None, description="the mention's title and text")
 
-    @field_validator(
-        "brand",
-        "source",
-        "sentiment",
-        "urgency",
-        "categories",
-        "language",
-        "followers",
-        "engagement",
-        "author",
-        "query",
-        "text",
-    )
+    @field_validator(*MENTION_FIELDS)
     @classmethod
     def _parses(cls, value: MatchValue | None, info: ValidationInfo) -> MatchValue | None:
         if value is not None:
