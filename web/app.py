@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from web.api import alerts as alerts_api
 from web.api import mentions as mentions_api
+from web.api import metrics as metrics_api
 from web.api import silences as silences_api
 from web.api import sources as sources_api
 from web.api import trends as trends_api
@@ -79,7 +80,7 @@ def create_app(
     app.state.templates = build_templates(title)
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (mentions_api, alerts_api, trends_api, sources_api, silences_api):
+    for module in (mentions_api, alerts_api, trends_api, sources_api, silences_api, metrics_api):
         app.include_router(module.router)
     for page in (overview_pages, mentions_pages, alerts_pages, sources_pages):
         app.include_router(page.router)
