@@ -40,8 +40,8 @@ services:
 test: $(VENV)/.dev services lint typecheck pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --no-cache --check .
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from web.app import create_app
 
 from earshot.compose import App
+from web.app import create_app
 
 
 def web_app(built: App) -> FastAPI:
