@@ -97,7 +97,7 @@ def app_process(compose_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[s
     """`earshot db upgrade` then `earshot run`, as the compose services run them."""
     _drop_tables(compose_env["EARSHOT_DATABASE__URL"])
     migrate = subprocess.run(
-        ["earshot", "db", "upgrade"],
+        [EARSHOT, "db", "upgrade"],
         env=compose_env,
         cwd=tmp_path,
         capture_output=True,
@@ -111,7 +111,7 @@ def app_process(compose_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[s
 
     def start() -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            ["earshot", "run"],
+            [EARSHOT, "run"],
             env=compose_env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -167,7 +167,7 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
     proc.kill()
     proc.wait(timeout=10)
     restarted = subprocess.Popen(
-        ["earshot", "run"],
+        [EARSHOT, "run"],
         env=compose_env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

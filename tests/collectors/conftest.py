@@ -17,7 +17,8 @@ from collectors.base import CollectorContext
 from collectors.matching import BrandMatcher, BrandSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "feedparser-tests"
+# Resolved, so a symlinked shared/ still passes the path-traversal check below.
+CORPUS = (Path(__file__).resolve().parents[3] / "shared" / "corpora" / "feedparser-tests").resolve()
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
 
 
