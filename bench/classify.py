@@ -43,14 +43,14 @@ def latency(fn: Callable[[str], object], texts: list[str]) -> tuple[float, float
     return statistics.median(samples) * 1000, samples[int(0.99 * (len(samples) - 1))] * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("-n", type=int, default=2000, help="mentions for throughput")
     p.add_argument("--latency-n", type=int, default=300, help="single-mention calls for p50/p99")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--skip-roberta", action="store_true")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     texts = load_texts(args.n)
     bs = args.batch_size
     print(f"{len(texts)} tweets (tweeteval sentiment test text), batch {bs}, {args.threads} threads")
