@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, or_, select, tuple_, update
+from sqlalchemy import Select, Text, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,15 +46,20 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 def existing_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey]:
     """Which of ``keys`` are already stored."""
+    by_source: dict[str, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        by_source.setdefault(key.source, []).append(key.external_id)
     found: set[MentionKey] = set()
-    unique = list(dict.fromkeys(keys))
-    for chunk in _chunks(unique):
-        rows = session.execute(
-            select(MentionRow.source, MentionRow.external_id).where(
-                tuple_(MentionRow.source, MentionRow.external_id).in_([tuple(k) for k in chunk])
+    for source, external_ids in by_source.items():
+        # One source per query so PostgreSQL uses the (source, external_id) index; a row-value
+        # IN list of (source, id) pairs made it scan the table once per chunk.
+        for chunk in _chunks(external_ids):
+            rows = session.scalars(
+                select(MentionRow.external_id).where(
+                    MentionRow.source == source, MentionRow.external_id.in_(chunk)
+                )
             )
-        )
-        found.update(MentionKey(source, ext) for source, ext in rows)
+            found.update(MentionKey(source, ext) for ext in rows)
     return found
 
 
