@@ -21,6 +21,8 @@ from domain import AlertStatus, Sentiment, Urgency
 from storage.models import AlertRow, AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
 
 Bucket = Literal["hour", "day"]
+# What a trend counts: every stored mention, or each near-duplicate story once.
+Unit = Literal["mentions", "stories"]
 BUCKET_SIZES: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 UNCLASSIFIED = "unclassified"
 SENTIMENTS: tuple[str, ...] = (*(str(s) for s in Sentiment), UNCLASSIFIED)
@@ -101,6 +103,13 @@ def _brand_filter(stmt: Select[*_Row], brands: Sequence[str] | None) -> Select[*
     return stmt if brands is None else stmt.where(MentionBrandRow.brand.in_(list(brands)))
 
 
+def _counter(unit: Unit) -> ColumnElement[Any]:
+    # A story is a near-duplicate cluster: a retweet or a syndicated copy adds no new story.
+    if unit == "stories":
+        return func.count(func.distinct(func.coalesce(MentionRow.cluster_id, MentionRow.id)))
+    return func.count()
+
+
 def volume(
     session: Session,
     *,
@@ -108,8 +117,9 @@ def volume(
     until: datetime,
     bucket: Bucket = "hour",
     brands: Sequence[str] | None = None,
+    unit: Unit = "mentions",
 ) -> dict[str, list[int]]:
-    """Mentions per brand per bucket, aligned with ``bucket_starts(since, until, bucket)``.
+    """Mentions (or distinct stories) per brand per bucket, aligned with ``bucket_starts``.
 
     ``brands=None`` means every brand seen in the window; listed brands with no
     mentions get a series of zeros.
@@ -118,7 +128,7 @@ def volume(
     index = {start: i for i, start in enumerate(starts)}
     series: dict[str, list[int]] = {b: [0] * len(starts) for b in brands or ()}
     bucket_col = _bucket_expr(session, bucket).label("bucket")
-    stmt = select(MentionBrandRow.brand, bucket_col, func.count()).join(
+    stmt = select(MentionBrandRow.brand, bucket_col, _counter(unit)).join(
         MentionRow, MentionRow.id == MentionBrandRow.mention_id
     )
     stmt = _brand_filter(_window(stmt, since, until), brands).group_by(MentionBrandRow.brand, bucket_col)
@@ -166,7 +176,7 @@ def sentiment(
 
 
 def share_of_voice(
-    session: Session, *, brands: Sequence[str], since: datetime, until: datetime
+    session: Session, *, brands: Sequence[str], since: datetime, until: datetime, unit: Unit = "mentions"
 ) -> list[BrandShare]:
     """Each brand's mentions in [since, until) and its share of all of ``brands``' mentions.
 
@@ -176,7 +186,7 @@ def share_of_voice(
     names = list(dict.fromkeys(brands))
     if not names:
         return []
-    stmt = select(MentionBrandRow.brand, func.count()).join(
+    stmt = select(MentionBrandRow.brand, _counter(unit)).join(
         MentionRow, MentionRow.id == MentionBrandRow.mention_id
     )
     stmt = _brand_filter(_window(stmt, since, until), names).group_by(MentionBrandRow.brand)

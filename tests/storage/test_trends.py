@@ -153,3 +153,27 @@ def test_empty_database(sessions: sessionmaker[Session]) -> None:
         assert trends.top_categories(session, since=H9, until=UNTIL) == []
         assert trends.top_authors(session, since=H9, until=UNTIL) == []
         assert trends.share_of_voice(session, brands=[], since=H9, until=UNTIL) == []
+
+
+def test_stories_count_near_duplicates_once(sessions: sessionmaker[Session]) -> None:
+    from storage.mentions import set_clusters, store_mentions
+    from tests.factories import mention as make_mention
+
+    at = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
+    copies = [make_mention(str(i), f"RT story {i}", at=at) for i in range(4)]
+    other = make_mention("x", "another story", at=at, brands=("Vantix",))
+    with sessions() as s, s.begin():
+        stored = store_mentions(s, [*copies, other], now=at)
+        first = min(m.id for m in stored if m.mention.brands == ("Lumora",))
+        set_clusters(s, {m.id: first for m in stored if m.mention.brands == ("Lumora",)})
+    since, until = datetime(2026, 11, 1, 12, tzinfo=UTC), datetime(2026, 11, 1, 14, tzinfo=UTC)
+    with sessions() as s:
+        assert trends.volume(s, since=since, until=until, brands=["Lumora"])["Lumora"] == [4, 0]
+        assert trends.volume(s, since=since, until=until, brands=["Lumora"], unit="stories")["Lumora"] == [
+            1,
+            0,
+        ]
+        shares = trends.share_of_voice(
+            s, brands=["Lumora", "Vantix"], since=since, until=until, unit="stories"
+        )
+        assert [(x.brand, x.mentions, x.share) for x in shares] == [("Lumora", 1, 0.5), ("Vantix", 1, 0.5)]

@@ -91,11 +91,18 @@ def window(
 
 
 def volume_of(
-    ctx: WebContext, session: Session, span: Window, bucket: trends.Bucket, brand: str | None = None
+    ctx: WebContext,
+    session: Session,
+    span: Window,
+    bucket: trends.Bucket,
+    brand: str | None = None,
+    unit: trends.Unit = "mentions",
 ) -> VolumeOut:
     """Volume per brand (one brand, or every tracked brand) over ``span``."""
     brands = [brand] if brand else ctx.brands_in(session, since=span.since, until=span.until)
-    series = trends.volume(session, since=span.since, until=span.until, bucket=bucket, brands=brands)
+    series = trends.volume(
+        session, since=span.since, until=span.until, bucket=bucket, brands=brands, unit=unit
+    )
     starts = trends.bucket_starts(span.since, span.until, bucket)
     return VolumeOut(**span.model_dump(), bucket=bucket, buckets=starts, series=series)
 
@@ -111,11 +118,15 @@ def sentiment_of(
 
 
 def share_of_voice_of(
-    ctx: WebContext, session: Session, span: Window, brand: str | None = None
+    ctx: WebContext,
+    session: Session,
+    span: Window,
+    brand: str | None = None,
+    unit: trends.Unit = "mentions",
 ) -> ShareOfVoiceOut:
     """One brand against its competitors, or every tracked brand against each other."""
     brands = ctx.group(brand) if brand else ctx.brands_in(session, since=span.since, until=span.until)
-    shares = trends.share_of_voice(session, brands=brands, since=span.since, until=span.until)
+    shares = trends.share_of_voice(session, brands=brands, since=span.since, until=span.until, unit=unit)
     items = [
         ShareOut(brand=s.brand, own=ctx.is_own(s.brand), mentions=s.mentions, share=s.share) for s in shares
     ]
@@ -124,6 +135,10 @@ def share_of_voice_of(
 
 Since = Annotated[datetime | None, Query(description="start (inclusive); default 48 h or 30 days back")]
 Until = Annotated[datetime | None, Query(description="end (exclusive); default now")]
+Count = Annotated[
+    trends.Unit,
+    Query(description="mentions: every stored copy; stories: near-duplicates (retweets, syndication) once"),
+]
 
 
 @router.get("/volume", response_model=VolumeOut)
@@ -133,11 +148,12 @@ def volume(
     bucket: trends.Bucket = "hour",
     since: Since = None,
     until: Until = None,
+    count: Count = "mentions",
 ) -> VolumeOut:
-    """Mentions per brand per hour or day."""
+    """Mentions (or distinct stories) per brand per hour or day."""
     span = window(ctx, since, until, bucket)
     with ctx.session_factory() as session:
-        return volume_of(ctx, session, span, bucket, brand)
+        return volume_of(ctx, session, span, bucket, brand, count)
 
 
 @router.get("/sentiment", response_model=SentimentOut)
@@ -156,12 +172,16 @@ def sentiment(
 
 @router.get("/share-of-voice", response_model=ShareOfVoiceOut)
 def share_of_voice(
-    ctx: Context, brand: str | None = None, since: Since = None, until: Until = None
+    ctx: Context,
+    brand: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    count: Count = "mentions",
 ) -> ShareOfVoiceOut:
-    """Each brand's share of mentions: ``brand`` against its competitors, or all tracked brands."""
+    """Each brand's share of mentions (or stories): ``brand`` against its competitors, or all brands."""
     span = window(ctx, since, until)
     with ctx.session_factory() as session:
-        return share_of_voice_of(ctx, session, span, brand)
+        return share_of_voice_of(ctx, session, span, brand, count)
 
 
 @router.get("/categories", response_model=list[CategoryOut])
