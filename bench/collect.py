@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from collectors.bluesky import post_to_mention
+from collectors.bluesky_jetstream import event_to_mention, is_post_create, is_time_us
+from collectors.errors import BadPayload
 from collectors.hackernews import hit_to_mention
 from collectors.mastodon import status_to_mention
 from collectors.matching import BrandMatcher, BrandSpec
@@ -112,6 +114,34 @@ def _json_items(
     return run(), run
 
 
+def _jetstream_items(common: dict[str, Any]) -> tuple[int, Callable[[], int]]:
+    lines = _read("bluesky_jetstream", "events.jsonl").decode("utf-8").splitlines()
+
+    def run() -> int:
+        count = 0
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # the fixture holds malformed messages on purpose
+            if (
+                not isinstance(event, dict)
+                or not is_post_create(event)
+                or not is_time_us(event.get("time_us"))
+            ):
+                continue
+            try:
+                mention = event_to_mention(
+                    event, event["time_us"], kind="bluesky-jetstream", site_url="https://bsky.app", **common
+                )
+            except BadPayload:
+                continue
+            count += mention is not None
+        return count
+
+    return run(), run
+
+
 def _collectors() -> dict[str, tuple[int, Callable[[], int]]]:
     common: dict[str, Any] = {"source": "bench", "matcher": MATCH_ALL, "now": NOW}
     return {
@@ -158,6 +188,7 @@ def _collectors() -> dict[str, tuple[int, Callable[[], int]]]:
             lambda b: b["posts"],
             lambda post, _: post_to_mention(post, {}, kind="bluesky", site_url="https://bsky.app", **common),
         ),
+        "bluesky-jetstream": _jetstream_items(common),
     }
 
 
@@ -218,10 +249,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time spent per collector")
     args = parser.parse_args(argv)
 
-    print(f"{'collector':<12} {'items/run':>9} {'items/s':>12}")
+    print(f"{'collector':<18} {'items/run':>9} {'items/s':>12}")
     for kind, (per_run, run) in _collectors().items():
         rate, _ = _rate(run, args.seconds)
-        print(f"{kind:<12} {per_run:>9} {rate:>12,.0f}")
+        print(f"{kind:<18} {per_run:>9} {rate:>12,.0f}")
 
     specs = brand_queries()
     texts = synthetic_mentions(args.mentions)
