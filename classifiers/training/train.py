@@ -28,7 +28,7 @@ class TrainConfig:
     seed: int = 13
     max_len: int = 64
     batch_size: int = 32
-    steps: int = 1800
+    steps: int = 3000
     lr: float = 8e-5
     warmup: float = 0.06
     # Share of steps spent on each head's batches.
