@@ -112,7 +112,7 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
         report.new = len(inserted)
         with components.neardup_lock:
             clusters = {s.id: components.neardup.assign(s.id, s.mention.full_text) for s in inserted}
-        mention_repo.set_clusters(session, {k: v for k, v in clusters.items()})
+        mention_repo.set_clusters(session, clusters)
         for item in inserted:
             if item.classification is not None:
                 created, folded = raise_alerts(

@@ -180,8 +180,9 @@ def classification_values(mention_id: int, c: Classification, now: datetime) -> 
 
 def set_clusters(session: Session, assignments: dict[int, int]) -> None:
     """Point each mention id at the id of the first mention of its story."""
-    for mention_id, cluster_id in assignments.items():
-        session.execute(update(MentionRow).where(MentionRow.id == mention_id).values(cluster_id=cluster_id))
+    if assignments:
+        # One executemany UPDATE by primary key, not one round trip per mention.
+        session.execute(update(MentionRow), [{"id": m, "cluster_id": c} for m, c in assignments.items()])
 
 
 def recent_texts(
