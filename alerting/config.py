@@ -52,6 +52,7 @@ class RouteMatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brand: MatchValue | None = None
+    brand_role: MatchValue | None = Field(None, description="own or competitor")
     source: MatchValue | None = None
     sentiment: MatchValue | None = None
     urgency: MatchValue | None = Field(None, description="a bare level means this level or above")
@@ -233,6 +234,9 @@ class AlertingConfig(BaseModel):
 
     # Mentions below this urgency need no response and raise no alert.
     min_urgency: Urgency = Urgency.MEDIUM
+    # History: a mention published longer than this before it was collected (first runs,
+    # backfills, imports) is stored and classified but raises no alert. null: no limit.
+    max_age: Duration | None = 6 * 3600.0
     # Outbox retries: attempts before a delivery is dead-lettered, and the backoff base.
     max_attempts: int = Field(6, ge=1, le=50)
     backoff_seconds: float = Field(10.0, gt=0)

@@ -25,11 +25,12 @@ OPERATORS = ("=~", "!~", "!=", ">=", "<=", "=", ">", "<")
 _ORDERING = {">=", "<=", ">", "<"}
 MULTI = frozenset({"brand", "source", "categories", "query"})
 NUMBERS = frozenset({"followers", "engagement"})
-TEXTS = frozenset({"sentiment", "language", "text", "author", "team", "route", "kind"})
+TEXTS = frozenset({"sentiment", "language", "text", "author", "team", "route", "kind", "brand_role"})
 # Fields whose value may be long or personal: reasons name the pattern, never the text.
 _QUIET = frozenset({"text", "query"})
 MENTION_FIELDS = (
     "brand",
+    "brand_role",
     "source",
     "sentiment",
     "urgency",
@@ -252,6 +253,7 @@ def mention_labels(mention: Mention, classification: Classification) -> dict[str
     """The labels routes and silences see for a classified mention."""
     return {
         "brand": mention.brands,
+        "brand_role": "competitor" if mention.competitor_only else "own",
         # A route may name the configured source (reddit-main) or its kind (reddit).
         "source": (mention.source, mention.source_kind) if mention.source_kind else (mention.source,),
         "sentiment": str(classification.sentiment),

@@ -113,6 +113,11 @@ class Router:
                 break
         return decisions
 
+    def asks_for_competitors(self, route_name: str) -> bool:
+        """True when a route names brands or brand_role: only such routes take competitor mentions."""
+        route = self.route_by_name.get(route_name)
+        return route is not None and (route.match.brand is not None or route.match.brand_role is not None)
+
     def _broken(self, name: str, exc: Exception) -> None:
         count = self.errors.get(name, 0) + 1
         self.errors[name] = count

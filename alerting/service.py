@@ -40,12 +40,18 @@ def raise_alerts(
     """Raise alerts for a stored mention that needs a response; return (created, folded)."""
     if not classification.urgency.at_least(config.min_urgency):
         return 0, 0
-    if "spam" in classification.categories:
-        return 0, 0
+    if "spam" in classification.categories or mention.owned:
+        return 0, 0  # our own accounts' posts never page anyone
+    if config.max_age is not None and (mention.collected_at - mention.published_at).total_seconds() > (
+        config.max_age
+    ):
+        return 0, 0  # history (a backfill, a first run, an import) is stored, not alerted on
     created = folded = 0
     brand = mention.brands[0] if mention.brands else None
     labels = mention_labels(mention, classification)
     for decision in router.decide_labels(labels):
+        if mention.competitor_only and not router.asks_for_competitors(decision.route):
+            continue
         group_key = f"{decision.route}|{brand}|story-{cluster_id}"
         open_alert = session.scalars(
             select(AlertRow)

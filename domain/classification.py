@@ -66,3 +66,5 @@ class Classification:
     signals: dict[str, float] = field(default_factory=dict, compare=False)
     # True when the text's language is outside what the model was trained on.
     reduced_confidence: bool = False
+    # SHA-256 of the model weights that produced this classification (None for rule-based ones).
+    model_sha256: str | None = field(default=None, compare=False)

@@ -61,6 +61,10 @@ class Mention:
     queries: tuple[str, ...] = ()
     source_kind: str = ""
     raw: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Posted by one of our own accounts (brands[].accounts): stored, never alerted on.
+    owned: bool = field(default=False, compare=False)
+    # Every matched brand is a competitor: tracked for trends, alerted only where a route asks.
+    competitor_only: bool = field(default=False, compare=False)
 
     @property
     def key(self) -> MentionKey:

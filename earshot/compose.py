@@ -13,6 +13,7 @@ from alerting.channels.base import Channel
 from alerting.channels.registry import channels as channel_registry
 from alerting.config import apply_channel_overrides
 from alerting.jobs import SourceSchedule, periodic_jobs
+from alerting.noise import BrandBook
 from alerting.routing import Router
 from classifiers.base import Classifier
 from classifiers.registry import build_classifier
@@ -110,6 +111,7 @@ def build(
         batch_size=settings.pipeline.batch_size,
         cluster_window_hours=settings.pipeline.cluster_window_hours,
         clock=clock,
+        brands=BrandBook.build(settings.brand_roles(), max_age_seconds=settings.alerting.max_age),
     )
     components.periodic = [
         PeriodicJob(name=job.name, interval_seconds=job.interval_seconds, run=job.run)

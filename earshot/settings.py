@@ -40,6 +40,12 @@ class BrandConfig(BaseModel):
     name: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1)
     competitors: list[str] = Field(default_factory=list)
+    # True: tracked for trends and share of voice, alerted on only where a route asks for it.
+    # Unset: a competitor when another brand lists it under competitors.
+    competitor: bool | None = None
+    # The brand's own accounts per source name or kind ("*": any source), e.g. {twitter: ["@acme"]}.
+    # Their posts are stored, marked as ours, never alerted on and left out of top authors.
+    accounts: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class SourceConfig(BaseModel):
@@ -101,6 +107,14 @@ class Settings(BaseSettings):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+
+    def brand_roles(self) -> list[tuple[str, bool, dict[str, list[str]]]]:
+        """(name, is_competitor, accounts) for every brand, competitors resolved as documented."""
+        listed = {c for b in self.brands for c in b.competitors}
+        return [
+            (b.name, b.competitor if b.competitor is not None else b.name in listed, dict(b.accounts))
+            for b in self.brands
+        ]
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerting.channels.base import Channel
 from alerting.config import AlertingConfig
+from alerting.noise import BrandBook
 from alerting.routing import Router
 from classifiers.base import Classifier
 from collectors.base import Collector
@@ -78,6 +79,8 @@ class Components:
     cluster_window_hours: float = 72.0
     clock: Callable[[], datetime] = utcnow
     neardup: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
+    # Our brands, competitors and own accounts: marks mentions and catches impersonators.
+    brands: BrandBook = field(default_factory=BrandBook)
     neardup_lock: threading.Lock = field(default_factory=threading.Lock)
     counters: Counters = field(default_factory=Counters)
     periodic: list[PeriodicJob] = field(default_factory=list)

@@ -103,9 +103,11 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
         unique.setdefault(mention.key, mention)
     with components.sessions() as session:
         stored = mention_repo.existing_keys(session, unique.keys())
-    fresh = [m for key, m in unique.items() if key not in stored]
+    fresh = [components.brands.mark(m) for key, m in unique.items() if key not in stored]
     report.duplicates = len(result.mentions) - len(fresh)
-    classifications = classify(components, fresh)
+    classifications = [
+        components.brands.check(m, c) for m, c in zip(fresh, classify(components, fresh), strict=True)
+    ]
     now = components.clock()
     with components.sessions() as session, session.begin():
         inserted = mention_repo.store_mentions(session, fresh, classifications, now=now)

@@ -148,6 +148,7 @@ def _mention_values(m: Mention, authors: dict[tuple[str, str], int]) -> dict[str
         "views": m.engagement.views,
         "queries": list(m.queries),
         "raw": m.raw,
+        "owned": m.owned,
     }
 
 
@@ -172,6 +173,7 @@ def classification_values(mention_id: int, c: Classification, now: datetime) -> 
         "category_scores": dict(c.category_scores),
         "language": c.language,
         "model_version": c.model_version,
+        "model_sha256": c.model_sha256,
         "signals": dict(c.signals),
         "reduced_confidence": c.reduced_confidence,
         "classified_at": now,

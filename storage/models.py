@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -98,6 +100,8 @@ class MentionRow(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Near-duplicates (retweets, syndicated stories) point at the first mention of their story.
     cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Posted by one of the brand's own accounts: kept out of alerts and top authors.
+    owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     author: Mapped[AuthorRow | None] = relationship(lazy="joined")
     brands: Mapped[list[MentionBrandRow]] = relationship(lazy="selectin", cascade="all, delete-orphan")
@@ -128,6 +132,7 @@ class ClassificationRow(Base):
     category_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     model_version: Mapped[str] = mapped_column(String(128))
+    model_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     signals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reduced_confidence: Mapped[bool] = mapped_column(default=False)
     classified_at: Mapped[datetime]

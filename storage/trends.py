@@ -240,7 +240,7 @@ def top_authors(
     stmt = (
         select(AuthorRow, mentions, engagement.label("engagement"))
         .join(MentionRow, MentionRow.author_id == AuthorRow.id)
-        .where(MentionRow.id.in_(_mentions_in(since, until, brand)))
+        .where(MentionRow.id.in_(_mentions_in(since, until, brand)), MentionRow.owned.is_(False))
         .group_by(AuthorRow.id)
         .order_by(mentions.desc(), engagement.desc(), AuthorRow.handle)
         .limit(limit)
