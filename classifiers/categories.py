@@ -216,10 +216,17 @@ def build_index(
     embed: Embedder,
     extra: Mapping[str, Sequence[str]] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    *,
+    only_extra: bool = False,
 ) -> CategoryIndex:
-    """Stored built-in prototypes plus config examples (embedded now); stale stored ones are recomputed."""
+    """Stored built-in prototypes plus config examples (embedded now); stale stored ones are recomputed.
+
+    ``only_extra`` leaves the built-in categories out: a model with learned category heads uses
+    prototypes only for the categories a team adds in config.
+    """
     stored = _stored(model_dir)
-    examples: dict[str, list[str]] = {k: list(v) for k, v in BUILTIN_EXAMPLES.items()}
+    builtin = {} if only_extra else BUILTIN_EXAMPLES
+    examples: dict[str, list[str]] = {k: list(v) for k, v in builtin.items()}
     for name, sents in (extra or {}).items():
         examples.setdefault(name, []).extend(s for s in sents if s.strip())
     names = tuple(examples)

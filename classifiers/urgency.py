@@ -104,3 +104,24 @@ def score_urgency(
             {k: round(v, 4) for k, v in (("followers", from_followers), ("engagement", from_engagement)) if v}
         )
     return UrgencyResult(round(score, 4), level_for(score, thresholds), signals)
+
+
+def amplify(
+    content: float,
+    signals: Mapping[str, float],
+    *,
+    followers: int | None,
+    engagement: int,
+    thresholds: UrgencyThresholds,
+) -> UrgencyResult:
+    """Urgency from a learned content score in [0, 1], raised by reach exactly as ``score_urgency`` is."""
+    content = _unit(content)
+    from_followers, from_engagement = reach_factor(followers, engagement)
+    score = min(1.0, content * (1.0 + from_followers + from_engagement))
+    out = {k: round(_unit(v), 4) for k, v in signals.items()}
+    out["content"] = round(content, 4)
+    if content > 0.0:
+        out.update(
+            {k: round(v, 4) for k, v in (("followers", from_followers), ("engagement", from_engagement)) if v}
+        )
+    return UrgencyResult(round(score, 4), level_for(score, thresholds), out)

@@ -48,12 +48,17 @@ class FetchResult:
     The pipeline stores ``mentions`` and ``cursor`` in one transaction, so a
     crash before commit re-fetches the same items and stores nothing twice.
     ``problems`` lists items the collector could not read, for the run report.
+    ``failures`` lists parts of the run (one search, query, feed or instance) that failed while the
+    others succeeded: "<part>: <error>", secrets redacted. The pipeline stores what the other parts
+    found, advances only their cursors (the collector leaves a failed part's cursor as it was), and
+    records the failures in source health, where they count towards the health alert.
     """
 
     mentions: Sequence[Mention]
     cursor: dict[str, Any] | None
     problems: Sequence[str] = field(default_factory=tuple)
     fetched: int = 0
+    failures: Sequence[str] = field(default_factory=tuple)
 
 
 class Collector(ABC, Generic[OptionsT]):

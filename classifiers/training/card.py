@@ -69,3 +69,72 @@ share of predictions on which they agree).
 - Training data licences: see `../shared/datasets/MANIFEST.md` (the airline set may be CC BY-NC-SA).
 """
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
+
+
+_LEARNED = """\
+## Learned heads (needs-response, urgency, categories, multilingual sentiment)
+
+Linear heads over what the one encoder pass already gives (the pooled embedding and the four base
+heads' probabilities) plus hashed character 2-4-grams of the words (`classifiers/ngrams.py`), trained by
+`python -m classifiers.training.heads` on Earshot's own labels (`classifiers/annotations/`, guide in
+`docs/annotation.md`): real posts from the shared datasets' training splits, stored as references, and
+posts written for Earshot (marked `written`), in English, Spanish, French, German, Portuguese and
+Italian.
+
+- Split by industry: the test industries below are never trained on nor used for thresholds; the
+  validation industries choose the regularisation and every threshold; posts about no company are
+  hashed 70/15/15.
+- Needs-response threshold: the highest that keeps validation recall at the target; category and
+  severity thresholds: best F1 on validation. Thresholds live in `learned_heads.json`.
+- Urgency: the three learned probabilities (needs response, at least high, critical) map monotonically
+  onto the configured scale, then reach and engagement raise it as before; the signals are stored.
+- English sentiment stays the TweetEval-trained base head; es, fr, de, pt and it use the learned
+  multilingual sentiment head. Other languages are flagged `reduced_confidence`.
+"""
+
+
+def write_eval_card(model_dir: Path, report: dict[str, object]) -> None:
+    """MODEL_CARD.md generated from one `earshot eval` report: every figure comes from that run."""
+    from classifiers.label_eval import format_label_rows
+    from classifiers.training.labelled import TEST_INDUSTRIES, VAL_INDUSTRIES
+
+    benchmarks = report.get("benchmarks", [])
+    labels = report.get("labels", [])
+    assert isinstance(benchmarks, list) and isinstance(labels, list)
+    text = f"""# {report["model"]}
+
+Weights SHA-256 (encoder graph and learned heads, stored with every classification):
+`{report["sha256"]}`.
+
+This card is written by `earshot eval --card`; every figure below comes from that run.
+
+{_DATA}
+{_LEARNED}
+Test industries: {", ".join(sorted(TEST_INDUSTRIES))}. Validation industries:
+{", ".join(sorted(VAL_INDUSTRIES))}.
+
+## Public benchmarks (base heads; int8, and fp32 with agreement when `build/` has the graph)
+
+```
+{format_rows(benchmarks)}
+```
+
+## Earshot labels, held-out industries, per set, language and category
+
+`NR` is needs-response (an alert fires at urgency medium or above); `crit>=high` is the share of
+critical posts rated high or critical.
+
+```
+{format_label_rows(labels)}
+```
+
+## Limitations
+
+- Non-English rows are all written for Earshot: no labelled real posts in those languages are
+  available here, so per-language figures describe written posts.
+- The complaint head learned from airline tweets (a proxy).
+- Labels were assigned by model-assisted annotators following the guide; agreement is reported in
+  the README.
+- Training data licences: see `../shared/datasets/MANIFEST.md` (the airline set may be CC BY-NC-SA).
+"""
+    (model_dir / "MODEL_CARD.md").write_text(text, encoding="utf-8")

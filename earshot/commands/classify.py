@@ -109,8 +109,11 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
         datasets: Annotated[Path | None, typer.Option("--datasets", help="../shared/datasets")] = None,
         threads: Annotated[int, typer.Option("--threads", min=1)] = 2,
         as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+        card: Annotated[
+            bool, typer.Option("--card", help="also write MODEL_CARD.md in the model directory from this run")
+        ] = False,
     ) -> None:
-        """Accuracy, macro-F1 and macro recall per held-out set, int8 vs fp32, and their agreement."""
+        """Held-out scores: public benchmarks (int8 vs fp32) and Earshot's labels per set and language."""
         from classifiers.evaluation import Predictor, eval_sets, format_rows
         from classifiers.evaluation import evaluate as run_eval
         from classifiers.runtime import MODEL_DIR, get_runtime
@@ -127,7 +130,21 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
         else:
             typer.echo(f"note: {fp32_dir}/model.fp32.onnx missing (run `make model`); int8 only", err=True)
         rows = run_eval(eval_sets(datasets or DEFAULT_DATASETS, limit), predictors)
-        typer.echo(json.dumps(rows, indent=2) if as_json else format_rows(rows))
+        from classifiers.label_eval import evaluate_labels, format_label_rows
+        from classifiers.transformer import TransformerClassifier
+
+        full = TransformerClassifier(ClassifierOptions(kind="transformer", model_dir=base, threads=threads))
+        labelled = evaluate_labels(full, datasets=datasets or DEFAULT_DATASETS, limit=limit)
+        report = {"model": full.version, "sha256": full.sha256, "benchmarks": rows, "labels": labelled}
+        if card:
+            from classifiers.training.card import write_eval_card
+
+            write_eval_card(base, report)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            typer.echo(f"model {full.version} sha256 {full.sha256}\n")
+            typer.echo(format_rows(rows) + "\n\n" + format_label_rows(labelled))
 
 
 def _open(file: Path | None) -> AbstractContextManager[BinaryIO]:

@@ -98,9 +98,19 @@ def test_bad_model_dir_is_a_clear_error(tmp_path: Path) -> None:
 def test_eval_command_reports_every_held_out_set() -> None:
     result = CliRunner().invoke(_app(), ["eval", "--limit", "4", "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    rows = report["benchmarks"]
     names = {row["dataset"] for row in rows}
     assert {"tweeteval_sentiment_test", "complaints_acl2019", "airline_heldout_sentiment"} <= names
     for row in rows:
         assert row["n"] == 4
         assert set(row["int8"]) == {"accuracy", "macro_f1", "macro_recall"}
+    # Earshot's own held-out labels: the whole set first, then per language, then real vs written.
+    labels = {row["set"]: row for row in report["labels"]}
+    assert labels["earshot_test_all"]["n"] == 40
+    assert sum(labels[f"earshot_test_{k}"]["n"] for k in ("real", "written")) == 40
+    assert len(report["sha256"]) == 64 and "+heads." in report["model"]
+    for row in report["labels"]:
+        assert set(row["needs_response"]) == {"precision", "recall", "f1", "support"}
+        assert len(row["urgency_confusion"]["matrix"]) == 4
+        assert {"safety", "security", "legal", "outage"} <= set(row["categories"])
