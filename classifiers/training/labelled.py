@@ -12,7 +12,7 @@ import json
 import random
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -165,6 +165,58 @@ def load_annotations(directory: Path = ANNOTATIONS_DIR, *, primary_only: bool = 
     return read_rows(files)
 
 
+def cohen_kappa(a: Sequence[object], b: Sequence[object]) -> float:
+    """Cohen's kappa of two annotators' labels for the same items."""
+    n = len(a)
+    if n == 0:
+        return 0.0
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    labels = set(a) | set(b)
+    expected = sum((list(a).count(v) / n) * (list(b).count(v) / n) for v in labels)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def agreement(directory: Path = ANNOTATIONS_DIR) -> dict[str, float | int]:
+    """Kappa between each row's primary label and its second annotation (``double-*.jsonl``)."""
+    primary = {r.key: r for r in load_annotations(directory)}
+    second = read_rows(sorted(directory.glob("double-*.jsonl")))
+    pairs = [(primary[r.key], r) for r in second if r.key in primary]
+    out: dict[str, float | int] = {"items": len(pairs)}
+    fields: dict[str, Callable[[LabelRow], object]] = {
+        "needs_response": lambda r: r.needs_response,
+        "urgency": lambda r: r.urgency,
+        "sentiment": lambda r: r.sentiment,
+        "team": lambda r: r.team,
+        "industry": lambda r: r.industry,
+    }
+    for name, get in fields.items():
+        out[name] = round(cohen_kappa([get(p) for p, _ in pairs], [get(s) for _, s in pairs]), 3)
+    for cat in LABEL_CATEGORIES:
+        a = [cat in p.categories for p, _ in pairs]
+        b = [cat in s.categories for _, s in pairs]
+        if any(a) or any(b):
+            out[f"category:{cat}"] = round(cohen_kappa(a, b), 3)
+    return out
+
+
+def counts(rows: Sequence[LabelRow]) -> dict[str, dict[str, int]]:
+    """Rows per industry, language, category, split and origin (real or written)."""
+    out: dict[str, dict[str, int]] = {k: {} for k in ("industry", "language", "category", "split", "origin")}
+
+    def add(kind: str, key: str) -> None:
+        out[kind][key] = out[kind].get(key, 0) + 1
+
+    for r in rows:
+        add("industry", r.industry)
+        add("language", r.language)
+        add("split", split_of(r))
+        add("origin", "written" if r.written else "real")
+        for c in r.categories:
+            add("category", c)
+        add("category", "needs_response" if r.needs_response else "no_response")
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in out.items()}
+
+
 # --- texts of referenced rows -------------------------------------------------------------------
 
 
@@ -275,6 +327,12 @@ def _main(argv: list[str]) -> int:
             return 1
         print(f"ok: {len(rows)} rows")
         return 0
+    if argv == ["agreement"]:
+        print(json.dumps(agreement(), indent=2))
+        return 0
+    if argv == ["counts"]:
+        print(json.dumps(counts(load_annotations()), indent=2))
+        return 0
     if len(argv) >= 2 and argv[0] == "normalise":
         for name in argv[1:]:
             path = Path(name)
@@ -295,7 +353,7 @@ def _main(argv: list[str]) -> int:
         print(f"{len(pool)} posts in {parts} files under {out}")
         return 0
     print(
-        "usage: python -m classifiers.training.labelled validate|normalise FILE... | pool DIR PARTS",
+        "usage: python -m classifiers.training.labelled validate|normalise FILE... | pool DIR PARTS | agreement | counts",
         file=sys.stderr,
     )
     return 2
