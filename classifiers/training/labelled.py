@@ -353,7 +353,8 @@ def _main(argv: list[str]) -> int:
         print(f"{len(pool)} posts in {parts} files under {out}")
         return 0
     print(
-        "usage: python -m classifiers.training.labelled validate|normalise FILE... | pool DIR PARTS | agreement | counts",
+        "usage: python -m classifiers.training.labelled"
+        " validate|normalise FILE... | pool DIR PARTS | agreement | counts",
         file=sys.stderr,
     )
     return 2

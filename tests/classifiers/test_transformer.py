@@ -19,7 +19,7 @@ def _one(classifier: TransformerClassifier, text: str, author_followers: int | N
 def test_registered_kind_builds_a_classifier() -> None:
     built = build_classifier(ClassifierOptions(kind="transformer"))
     assert isinstance(built, Classifier)
-    assert built.version.startswith("earshot-minilm-mt-") and built.version.endswith("+int8")
+    assert built.version.startswith("earshot-minilm-mt-") and "+int8" in built.version
 
 
 def test_clear_texts_are_ordered_by_sentiment(classifier: TransformerClassifier) -> None:
@@ -48,8 +48,9 @@ def test_batch_order_and_batching_do_not_change_results(classifier: TransformerC
     for a, b in zip(together, alone, strict=True):
         assert a.sentiment == b.sentiment
         for k in a.sentiment_scores:
-            # Not bit-identical: dynamic int8 quantization scales activations per batch.
-            assert abs(a.sentiment_scores[k] - b.sentiment_scores[k]) < 0.03
+            # Not bit-identical: dynamic int8 quantization scales activations per batch, and short
+            # texts may be read as another language, whose sentiment comes from the learned head.
+            assert abs(a.sentiment_scores[k] - b.sentiment_scores[k]) < 0.05
 
 
 def test_outage_and_security_categories(classifier: TransformerClassifier) -> None:
@@ -72,7 +73,8 @@ def test_urgent_text_outranks_calm_text_and_explains_itself(classifier: Transfor
     assert urgent.urgency_score > calm.urgency_score
     assert urgent.urgency.at_least(Urgency.HIGH)
     assert calm.urgency is Urgency.LOW
-    assert "category:safety" in urgent.signals and "followers" in urgent.signals
+    assert "safety" in urgent.categories
+    assert {"needs_response", "severity_critical", "content", "followers"} <= set(urgent.signals)
 
 
 def test_more_followers_never_lowers_urgency(classifier: TransformerClassifier) -> None:
@@ -82,11 +84,13 @@ def test_more_followers_never_lowers_urgency(classifier: TransformerClassifier) 
     assert scores[-1] > scores[0]
 
 
-def test_other_languages_are_flagged_not_dropped(classifier: TransformerClassifier) -> None:
+def test_supported_languages_are_scored_and_others_flagged(classifier: TransformerClassifier) -> None:
     result = _one(classifier, "El servicio no funciona desde esta mañana y nadie responde")
     assert result.language == "es"
-    assert result.reduced_confidence
+    assert not result.reduced_confidence
     assert result.sentiment in set(Sentiment)
+    other = _one(classifier, "Usługa nie działa od rana i nikt nie odpowiada")
+    assert other.reduced_confidence and other.sentiment in set(Sentiment)
 
 
 def test_runtime_does_not_import_torch() -> None:
