@@ -62,7 +62,7 @@ _MENTIONS = re.compile(r"(?<![\w@])@\w+[:,]?\s*")
 
 
 def augment(rows: list[lab.LabelRow], texts: Sequence[str]) -> tuple[list[lab.LabelRow], list[str]]:
-    """Training rows again without their @mentions, and posts about no company again with one.
+    """Training rows that address someone (@name) again without the @mentions.
 
     In the real data every airline complaint starts with @airline and most chatter has no @, so
     without this the heads learn "an @ means a response is needed", and miss "acme is down again".
@@ -75,9 +75,6 @@ def augment(rows: list[lab.LabelRow], texts: Sequence[str]) -> tuple[list[lab.La
         if stripped != text.strip() and len(stripped) > 10:
             out_rows.append(row)
             out_texts.append(stripped)
-        elif row.industry == "general":
-            out_rows.append(row)
-            out_texts.append(f"@someone {text}")
     return out_rows, out_texts
 
 
