@@ -1,17 +1,21 @@
 """Mastodon through Mastodon.py: hashtag timelines and status search on configured instances.
 
 Hashtags come from the brand queries' ``#tags`` plus any configured ones; hashtag
-timelines are public. Status search needs an access token on most instances
+timelines are public unless the instance restricts them (Mastodon 4.5 can require
+sign-in). Status search needs a user access token with the ``read:search`` scope
 (and only finds posts that opted in to search). Each stream keeps the newest
-status id read as ``since_id``; later runs page forward from it with
-``min_id`` so no status between two runs is skipped. One instance failing is
-reported without losing the others.
+status id read as ``since_id``. Hashtag timelines page forward from it with
+``min_id``. Search cannot: it returns newest first and treats ``min_id`` as a time
+filter, so it pages down with ``max_id`` until it reaches the stored id. One stream
+failing (on any instance) is reported without losing the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,14 +32,8 @@ from mastodon import (
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from collectors.base import Collector, CollectorContext, CollectorOptions, Cursor, FetchResult
-from collectors.errors import (
-    BadConfiguration,
-    BadPayload,
-    CollectorError,
-    RateLimited,
-    TemporarilyUnavailable,
-)
-from collectors.http import combine_errors, reset_time
+from collectors.errors import BadConfiguration, BadPayload, RateLimited, TemporarilyUnavailable
+from collectors.http import reset_time
 from collectors.matching import BrandMatcher
 from collectors.normalise import (
     canonical_url,
@@ -46,6 +44,7 @@ from collectors.normalise import (
     language_code,
     parse_datetime,
 )
+from collectors.parts import Parts, follow_pages
 from collectors.query import Untranslatable, to_bluesky
 from collectors.query.ast import And, Near, Node, Or, Tag
 from domain import Author, Engagement, Mention
@@ -148,7 +147,16 @@ def _id(status: Mapping[str, Any]) -> int:
         return 0
 
 
-Stream = Callable[..., Any]
+@dataclass(frozen=True)
+class Stream:
+    """One hashtag timeline or status search on one instance: ``call(**paging)`` returns statuses."""
+
+    base: str
+    kind: str  # "tag" or "search"
+    call: Callable[..., Any]
+
+
+Statuses = list[Mapping[str, Any]]
 
 
 class MastodonCollector(Collector[MastodonOptions]):
@@ -169,9 +177,10 @@ class MastodonCollector(Collector[MastodonOptions]):
                 access_token=instance.access_token.get_secret_value() if instance.access_token else None,
                 ratelimit_method="throw",  # the scheduler waits, not this thread
                 request_timeout=options.timeout_seconds or context.timeout_seconds,
-                version_check_mode="none",
                 # Stated up front: otherwise Mastodon.py probes /api/v1/instance before searching,
-                # and recurses without end when that probe fails.
+                # and recurses without end when that probe fails. "created" (not "none") so the
+                # stated version counts: paging search with max_id needs 2.8.0 in Mastodon.py's eyes.
+                version_check_mode="created",
                 mastodon_version=options.assumed_version,
                 session=self._session,
                 user_agent=context.user_agent,
@@ -179,12 +188,12 @@ class MastodonCollector(Collector[MastodonOptions]):
             for instance in options.instances
         }
         self._tokens = {
-            i.url.rstrip("/"): bool(i.access_token and i.access_token.get_secret_value())
+            i.url.rstrip("/"): i.access_token.get_secret_value() if i.access_token else ""
             for i in options.instances
         }
 
     def streams(self, base: str) -> tuple[dict[str, Stream], list[str]]:
-        """Stream key -> page function (takes min_id, limit) for one instance, and unsearchable queries."""
+        """Stream key -> stream for one instance, and the queries it cannot search."""
         api = self._apis[base]
         tags = {t.lower().lstrip("#") for t in self.options.hashtags}
         searches: dict[str, str] = {}
@@ -201,84 +210,109 @@ class MastodonCollector(Collector[MastodonOptions]):
                         *(f"from:{a}" for a in conj.authors),
                     ]
                     words += [f"language:{conj.lang}"] if conj.lang else []
-                    searches.setdefault(" ".join(w for w in words if w), "")
+                    q = " ".join(w for w in words if w)
+                    if q:
+                        searches.setdefault(q, "")
+                    else:  # a mention alone: Mastodon's status search has nothing to search for
+                        problems.append(
+                            f"query {parsed.text!r} ({parsed.brand}) not searched on {base}: no words"
+                        )
             except Untranslatable as error:
                 problems.append(f"query {parsed.text!r} ({parsed.brand}) not searched on {base}: {error}")
         streams: dict[str, Stream] = {}
         for tag in sorted(tags):
-            streams[f"{base} #{tag}"] = lambda tag=tag, **kw: api.timeline_hashtag(tag, **kw)
+            streams[f"{base} #{tag}"] = Stream(base, "tag", partial(api.timeline_hashtag, tag))
         for q in searches:
-            streams[f"{base} search {q}"] = lambda q=q, **kw: (
-                api.search_v2(q, result_type="statuses", **kw).statuses
-            )
+            streams[f"{base} search {q}"] = Stream(base, "search", partial(_search, api, q))
         return streams, problems
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
-        """Read every stream on every instance from its ``since_id``; an instance failing is a problem."""
+        """Read every stream on every instance from its ``since_id``; one stream failing is isolated."""
         now = self.context.now()
         saved = (cursor or {}).get("streams")
         saved = saved if isinstance(saved, Mapping) else {}
         mentions: dict[str, Mention] = {}
         new_cursor: dict[str, Any] = {}
         problems: list[str] = []
-        errors: list[CollectorError] = []
+        parts = Parts(secrets=self._tokens.values())
         fetched = 0
         for base in self._apis:
             host = urlsplit(base).hostname or base
-            try:
-                streams, stream_problems = self.streams(base)
-                problems += stream_problems
-                for key, stream in streams.items():
-                    since = (
-                        saved.get(key, {}).get("since_id") if isinstance(saved.get(key), Mapping) else None
+            streams, stream_problems = self.streams(base)
+            problems += stream_problems
+            for key, stream in streams.items():
+                entry = saved.get(key)
+                since = _id({"id": entry.get("since_id")}) if isinstance(entry, Mapping) else 0
+                read = parts.run(key, partial(self._read, stream, since or None))
+                if read is None:
+                    if key in saved:
+                        new_cursor[key] = saved[key]  # a failed stream keeps its place
+                    continue
+                statuses, truncated = read
+                if truncated:
+                    problems.append(
+                        f"{key}: more than {self.options.max_pages} pages of new posts; older ones skipped"
                     )
-                    statuses = self._read(base, stream, str(since) if since else None)
-                    fetched += len(statuses)
-                    newest = max([_id(s) for s in statuses] + [int(since or 0)])
-                    new_cursor[key] = {"since_id": str(newest)} if newest else {}
-                    for status in statuses:
-                        if status.get("reblog"):
-                            continue  # a boost repeats another status; that one is collected on its own
-                        try:
-                            mention = status_to_mention(
-                                status,
-                                instance_host=host,
-                                source=self.name,
-                                kind=self.kind,
-                                matcher=self.context.matcher,
-                                now=now,
-                            )
-                        except BadPayload as error:
-                            problems.append(f"{key}: {error}")
-                            continue
-                        if mention is not None:
-                            mentions.setdefault(mention.external_id, mention)
-            except CollectorError as error:
-                errors.append(error)
-                problems.append(f"{base}: {error}")
-                new_cursor.update({k: v for k, v in saved.items() if k.startswith(base + " ")})
-        if errors and len(errors) == len(self._apis):
-            raise combine_errors(errors, what="instance")
-        return FetchResult(list(mentions.values()), {"streams": new_cursor}, problems, fetched)
+                fetched += len(statuses)
+                newest = max([_id(s) for s in statuses] + [since])
+                new_cursor[key] = {"since_id": str(newest)} if newest else {}
+                for status in statuses:
+                    if status.get("reblog"):
+                        continue  # a boost repeats another status; that one is collected on its own
+                    try:
+                        mention = status_to_mention(
+                            status,
+                            instance_host=host,
+                            source=self.name,
+                            kind=self.kind,
+                            matcher=self.context.matcher,
+                            now=now,
+                        )
+                    except BadPayload as error:
+                        problems.append(f"{key}: {error}")
+                        continue
+                    if mention is not None:
+                        mentions.setdefault(mention.external_id, mention)
+        parts.finish()
+        return FetchResult(
+            list(mentions.values()), {"streams": new_cursor}, problems, fetched, parts.failures
+        )
 
-    def _read(self, base: str, stream: Stream, since: str | None) -> list[Mapping[str, Any]]:
-        """The newest page on a first run; afterwards every page after ``since``, oldest pages first."""
-        statuses: list[Mapping[str, Any]] = []
-        cursor_id = since
-        for _ in range(self.options.max_pages if since else 1):
-            page = self._call(base, stream, min_id=cursor_id, limit=self.options.limit)
-            # Mastodon.py coerces whatever JSON arrived; anything but status objects is a bad answer.
-            if not isinstance(page, list) or not all(isinstance(s, Mapping) and "uri" in s for s in page):
-                raise BadPayload(f"{base}: expected a list of statuses")
-            statuses += page
-            if not page or len(page) < self.options.limit:
-                break
-            cursor_id = str(max(_id(s) for s in page if isinstance(s, Mapping)))
-        return statuses
+    def _read(self, stream: Stream, since: int | None) -> tuple[Statuses, bool]:
+        """New statuses of one stream, and whether ``max_pages`` left some unread.
 
-    def _call(self, base: str, stream: Stream, **kwargs: Any) -> Any:
+        A first run reads only the newest page. Timelines then page forward from ``since``
+        with ``min_id``; search pages down with ``max_id`` until it reaches ``since``.
+        """
+        limit = self.options.limit
+        pages = self.options.max_pages if since else 1
+
+        def forward(min_id: str | None) -> tuple[Statuses, str | None]:
+            page = self._statuses(stream, min_id=min_id or (str(since) if since else None), limit=limit)
+            more = since is not None and len(page) >= limit
+            return page, str(max(_id(s) for s in page)) if more and page else None
+
+        def downward(max_id: str | None) -> tuple[Statuses, str | None]:
+            page = self._statuses(stream, max_id=max_id, limit=limit)
+            if since is None:
+                return page, None
+            newer = [s for s in page if _id(s) > since]
+            reached = len(newer) < len(page) or len(page) < limit
+            return newer, None if reached or not page else str(min(_id(s) for s in page))
+
+        return follow_pages(downward if stream.kind == "search" else forward, pages)
+
+    def _statuses(self, stream: Stream, **paging: Any) -> Statuses:
+        page = self._call(stream, **paging)
+        # Mastodon.py coerces whatever JSON arrived; anything but status objects is a bad answer.
+        if not isinstance(page, Sequence) or not all(isinstance(s, Mapping) and "uri" in s for s in page):
+            raise BadPayload(f"{stream.base}: expected a list of statuses")
+        return list(page)
+
+    def _call(self, stream: Stream, **kwargs: Any) -> Any:
+        base = stream.base
         try:
-            return stream(**kwargs)
+            return stream.call(**kwargs)
         except MastodonRatelimitError as error:
             until = reset_time(self._last_headers, self.context.now())
             raise RateLimited(f"{base}: rate limited", until=until) from error
@@ -286,12 +320,11 @@ class MastodonCollector(Collector[MastodonOptions]):
             raise TemporarilyUnavailable(f"{base}: unreachable ({error})") from error
         except MastodonServerError as error:
             raise TemporarilyUnavailable(f"{base}: server error ({error})") from error
-        except (MastodonUnauthorizedError, MastodonNotFoundError) as error:
-            raise BadConfiguration(f"{base}: {error}") from error
-        except MastodonAPIError as error:
-            if "JSON" in str(error):
+        except (MastodonUnauthorizedError, MastodonNotFoundError, MastodonAPIError) as error:
+            status = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else 0
+            if "JSON" in str(error) and not status:
                 raise BadPayload(f"{base}: unreadable answer") from error
-            raise BadConfiguration(f"{base}: refused ({error})") from error
+            raise BadConfiguration(_refusal(stream, status, error)) from error
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_headers = response.headers
@@ -299,6 +332,25 @@ class MastodonCollector(Collector[MastodonOptions]):
     def close(self) -> None:
         """Close the HTTP session shared by every instance."""
         self._session.close()
+
+
+def _search(api: Mastodon, q: str, **paging: Any) -> Any:
+    return api.search_v2(q, result_type="statuses", resolve=False, **paging).statuses
+
+
+def _refusal(stream: Stream, status: int, error: Exception) -> str:
+    """A configuration error message that says what to fix."""
+    if stream.kind == "search" and status in {401, 403}:
+        return (
+            f"{stream.base}: status search refused (HTTP {status}); it needs a user access token "
+            f"with the read:search scope ({error})"
+        )
+    if stream.kind == "tag" and status in {401, 422}:
+        return (
+            f"{stream.base}: this instance requires sign-in for hashtag timelines (HTTP {status}); "
+            f"set an access_token with the read:statuses scope ({error})"
+        )
+    return f"{stream.base}: refused ({error})"
 
 
 def _tags(node: Node) -> list[Tag]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import praw
@@ -34,6 +35,7 @@ from collectors.errors import (
 from collectors.http import reset_time
 from collectors.matching import BrandMatcher
 from collectors.normalise import Watermark, canonical_url, from_epoch, json_safe, tidy_whitespace
+from collectors.parts import Parts
 from collectors.query import Untranslatable, to_reddit
 from domain import Author, Engagement, Mention
 
@@ -60,7 +62,19 @@ class RedditOptions(CollectorOptions):
 def thing_data(thing: Any) -> dict[str, Any]:
     """The JSON fields praw parsed into a Submission or Comment, as plain JSON."""
     fields = {k: v for k, v in vars(thing).items() if not k.startswith("_") and k not in _PRAW_ONLY}
+    if str(fields.get("name", "")).startswith("t1_"):
+        # praw keeps a comment's replies privately; the listing carries the direct ones, if any.
+        fields["reply_count"] = len(vars(thing).get("_replies") or [])
     return json_safe(fields)  # type: ignore[no-any-return]
+
+
+def comment_replies(data: Mapping[str, Any]) -> int:
+    """A comment's direct replies: its own count, never the thread's ``num_comments``."""
+    if isinstance(data.get("reply_count"), int):
+        return int(data["reply_count"])
+    replies = data.get("replies")  # raw JSON: "" or a Listing of the replies
+    children = replies.get("data", {}).get("children") if isinstance(replies, Mapping) else None
+    return sum(1 for c in children or [] if isinstance(c, Mapping) and c.get("kind") == "t1")
 
 
 def thing_to_mention(
@@ -95,7 +109,8 @@ def thing_to_mention(
         engagement=Engagement(
             likes=max(int(data.get("score") or 0), 0),
             shares=int(data.get("num_crossposts") or 0),
-            replies=int(data.get("num_comments") or 0),
+            # On a comment, num_comments counts the whole thread it belongs to.
+            replies=comment_replies(data) if is_comment else int(data.get("num_comments") or 0),
         ),
         brands=matched.brands,
         queries=matched.queries,
@@ -166,20 +181,28 @@ class RedditCollector(Collector[RedditOptions]):
         return streams, problems
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
-        """Read every stream down to its watermark; match, normalise and advance the watermarks."""
+        """Read every stream down to its watermark; one stream failing is isolated from the others."""
         now = self.context.now()
         saved = (cursor or {}).get("streams")
         saved = saved if isinstance(saved, Mapping) else {}
         streams, problems = self.streams()
         mentions: dict[str, Mention] = {}
         new_cursor: dict[str, Any] = {}
+        secrets = [s.get_secret_value() for s in (self.options.client_id, self.options.client_secret) if s]
+        parts = Parts(secrets=secrets)
         fetched = 0
         site_url = self.options.reddit_url.rstrip("/")
         first_run = (now - timedelta(hours=self.options.first_run_hours)).timestamp()
         for name, listing in streams.items():
             mark = Watermark.load(saved.get(name), overlap=self.options.overlap_seconds)
             floor = mark.since if mark.since is not None else first_run
-            for data in self._read(listing, floor, name):
+            # Read the whole stream before using any of it, so a failure halfway leaves its mark alone.
+            items = parts.run(name, partial(self._read_all, listing, floor, name))
+            if items is None:
+                if name in saved:
+                    new_cursor[name] = saved[name]
+                continue
+            for data in items:
                 fetched += 1
                 when, fullname = float(data["created_utc"]), str(data["name"])
                 if not mark.is_new(when, fullname):
@@ -196,7 +219,14 @@ class RedditCollector(Collector[RedditOptions]):
                 if mention is not None:
                     mentions.setdefault(mention.external_id, mention)
             new_cursor[name] = mark.dump() or saved.get(name) or {}
-        return FetchResult(list(mentions.values()), {"streams": new_cursor}, problems, fetched)
+        parts.finish()
+        return FetchResult(
+            list(mentions.values()), {"streams": new_cursor}, problems, fetched, parts.failures
+        )
+
+    def _read_all(self, listing: Any, floor: float, name: str) -> list[dict[str, Any]]:
+        """Every item of one stream down to ``floor``."""
+        return list(self._read(listing, floor, name))
 
     def _read(self, listing: Any, floor: float, name: str) -> Iterator[dict[str, Any]]:
         """Items newest first, stopping at the first one older than ``floor`` (search is sorted by new)."""

@@ -10,7 +10,9 @@ with the ``x-rate-limit-reset`` time, so the scheduler waits instead of a thread
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import requests
@@ -23,9 +25,14 @@ from collectors.errors import BadConfiguration, BadPayload, RateLimited, Tempora
 from collectors.http import reset_time
 from collectors.matching import BrandMatcher
 from collectors.normalise import canonical_url, json_safe, language_code, parse_datetime
+from collectors.parts import Parts, follow_pages
 from collectors.query import Untranslatable, to_x
+from collectors.query.languages import from_x_language
 from domain import Author, Engagement, Mention
 
+_X_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
+# Recent search covers seven days; the edge is kept a few minutes inside so clock skew is no 400.
+WINDOW = timedelta(days=7) - timedelta(minutes=5)
 API_HOST = "https://api.twitter.com"  # what tweepy calls; requests to it are re-pointed at ``base_url``
 TWEET_FIELDS = [
     "created_at",
@@ -70,19 +77,32 @@ class _Redirect(HTTPAdapter):
 
 
 def pack_searches(queries: list[str], max_length: int, suffix: str) -> list[str]:
-    """OR translated queries together into searches no longer than ``max_length``."""
+    """OR translated queries together into searches no longer than ``max_length``.
+
+    The OR chain is parenthesised before ``suffix`` is appended: X binds a trailing
+    ``-is:retweet`` to the last OR'ed group only.
+    """
     searches: list[str] = []
     current: list[str] = []
     for query in dict.fromkeys(queries):
-        candidate = " OR ".join(f"({q})" for q in [*current, query]) + suffix
-        if current and len(candidate) > max_length:
-            searches.append(" OR ".join(f"({q})" for q in current) + suffix)
+        if current and len(_packed([*current, query], suffix)) > max_length:
+            searches.append(_packed(current, suffix))
             current = [query]
         else:
             current.append(query)
     if current:
-        searches.append(" OR ".join(f"({q})" for q in current) + suffix)
+        searches.append(_packed(current, suffix))
     return searches
+
+
+def _packed(queries: list[str], suffix: str) -> str:
+    chain = " OR ".join(f"({q})" for q in queries)
+    return f"({chain}){suffix}" if len(queries) > 1 and suffix else chain + suffix
+
+
+def snowflake_time(post_id: int) -> datetime:
+    """When X created the post with this (snowflake) id."""
+    return datetime.fromtimestamp(((post_id >> 22) + _X_EPOCH_MS) / 1000, UTC)
 
 
 def tweet_to_mention(
@@ -98,12 +118,15 @@ def tweet_to_mention(
     """A Mention for one v2 tweet object if it matches a brand; BadPayload if it is not a tweet."""
     try:
         tweet_id = str(tweet["id"])
-        text = str((tweet.get("note_tweet") or {}).get("text") or tweet["text"])
+        # X's docs name the long-post field note_tweet in some places and note_post in others.
+        note = tweet.get("note_tweet") or tweet.get("note_post") or {}
+        text = str((note.get("text") if isinstance(note, Mapping) else None) or tweet["text"])
     except (KeyError, TypeError, AttributeError) as error:
         raise BadPayload(f"tweet without id/text: {error}") from error
     user = users.get(str(tweet.get("author_id"))) or {}
     username = str(user.get("username") or tweet.get("author_id") or "")
-    language = language_code(tweet.get("lang"))
+    lang = tweet.get("lang")
+    language = language_code(from_x_language(lang) if isinstance(lang, str) else None)
     links = [
         str(u.get("expanded_url"))
         for u in (tweet.get("entities") or {}).get("urls") or []
@@ -131,7 +154,8 @@ def tweet_to_mention(
         language=language,
         engagement=Engagement(
             likes=int(metrics.get("like_count") or 0),
-            shares=int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
+            shares=int(metrics.get("retweet_count") or metrics.get("repost_count") or 0)
+            + int(metrics.get("quote_count") or 0),
             replies=int(metrics.get("reply_count") or 0),
             views=metrics.get("impression_count")
             if isinstance(metrics.get("impression_count"), int)
@@ -172,52 +196,98 @@ class TwitterCollector(Collector[TwitterOptions]):
         return pack_searches(translated, self.options.max_query_length, suffix), problems
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
-        """Search for tweets newer than the cursor's ``since_id``, following ``next_token`` pages."""
-        if not self.options.bearer_token or not self.options.bearer_token.get_secret_value():
+        """Run every search from its own cursor, following ``next_token``; one failing search is isolated."""
+        token = self.options.bearer_token.get_secret_value() if self.options.bearer_token else ""
+        if not token:
             raise BadConfiguration("twitter: bearer_token is required (for example ${X_BEARER_TOKEN})")
         now = self.context.now()
-        since_id = (cursor or {}).get("since_id")
-        since_id = str(since_id) if isinstance(since_id, str | int) and str(since_id).isdigit() else None
+        saved = (cursor or {}).get("searches")
+        saved = saved if isinstance(saved, Mapping) else {}
+        legacy = _digits((cursor or {}).get("since_id"))  # cursors stored before per-search cursors
         searches, problems = self.searches()
+        parts = Parts(secrets=[token])
         mentions: dict[str, Mention] = {}
-        newest = int(since_id) if since_id else 0
+        new_cursor: dict[str, Any] = {}
         fetched = 0
         for search in searches:
-            token: str | None = None
-            for page in range(self.options.max_pages):
-                body = self._page(search, since_id, token, now)
-                tweets, users, meta = _unpack(body)
-                fetched += len(tweets)
-                for tweet in tweets:
-                    try:
-                        mention = tweet_to_mention(
-                            tweet,
-                            users,
-                            source=self.name,
-                            kind=self.kind,
-                            site_url=self.options.site_url.rstrip("/"),
-                            matcher=self.context.matcher,
-                            now=now,
-                        )
-                    except BadPayload as error:
-                        problems.append(f"search {search!r}: {error}")
-                        continue
-                    newest = max(newest, int(tweet["id"]) if str(tweet["id"]).isdigit() else 0)
-                    if mention is not None:
-                        mentions.setdefault(mention.external_id, mention)
-                token = meta.get("next_token")
-                if not token:
-                    break
-                if page + 1 == self.options.max_pages:
-                    problems.append(f"search {search!r}: more than {page + 1} pages; older tweets skipped")
-        new_cursor = {"since_id": str(newest)} if newest else dict(cursor or {})
-        return FetchResult(list(mentions.values()), new_cursor, problems, fetched)
+            entry = saved.get(search)
+            start = _SearchStart.load(entry if isinstance(entry, Mapping) else {"since_id": legacy})
+            read = parts.run(search, partial(self._search, search, start, now, parts))
+            if read is None:
+                new_cursor[search] = start.dump()  # a failed search keeps its cursor
+                continue
+            tweets, users, truncated, start = read
+            fetched += len(tweets)
+            if truncated:
+                problems.append(
+                    f"search {search!r}: more than {self.options.max_pages} pages; older posts skipped"
+                )
+            newest = int(start.since_id or 0)
+            for tweet in tweets:
+                try:
+                    mention = tweet_to_mention(
+                        tweet,
+                        users,
+                        source=self.name,
+                        kind=self.kind,
+                        site_url=self.options.site_url.rstrip("/"),
+                        matcher=self.context.matcher,
+                        now=now,
+                    )
+                except BadPayload as error:
+                    problems.append(f"search {search!r}: {error}")
+                    continue
+                newest = max(newest, int(tweet["id"]) if str(tweet["id"]).isdigit() else 0)
+                if mention is not None:
+                    mentions.setdefault(mention.external_id, mention)
+            if newest:
+                new_cursor[search] = {"since_id": str(newest)}
+            elif start.start_time is not None:
+                # Nothing new after a fallback: remember how far we looked, not the stale id again.
+                new_cursor[search] = {"start_time": _x_time(now)}
+            else:
+                new_cursor[search] = {}
+        parts.finish()
+        return FetchResult(
+            list(mentions.values()), {"searches": new_cursor}, problems, fetched, parts.failures
+        )
 
-    def _page(self, query: str, since_id: str | None, token: str | None, now: datetime) -> Any:
+    def _search(
+        self, search: str, start: _SearchStart, now: datetime, parts: Parts
+    ) -> tuple[list[Mapping[str, Any]], dict[str, Mapping[str, Any]], bool, _SearchStart]:
+        """Every page of one search from ``start`` (or the window's edge when needed), and the start used."""
+        edge = now - WINDOW
+        since = start.since_time()
+        if since is not None and since < edge:
+            parts.note(search, _gap(start, since, edge, "it is older than X's 7-day recent-search window"))
+            start = _SearchStart(start_time=edge)
+        try:
+            return (*self._pages(search, start, now), start)
+        except _SinceIdRefused as refused:
+            parts.note(search, _gap(start, since or edge, edge, f"X refused it ({refused})"))
+            start = _SearchStart(start_time=edge)
+            return (*self._pages(search, start, now), start)
+
+    def _pages(
+        self, search: str, start: _SearchStart, now: datetime
+    ) -> tuple[list[Mapping[str, Any]], dict[str, Mapping[str, Any]], bool]:
+        users: dict[str, Mapping[str, Any]] = {}
+
+        def page(token: str | None) -> tuple[list[Mapping[str, Any]], str | None]:
+            tweets, page_users, meta = _unpack(self._page(search, start, token, now))
+            users.update(page_users)
+            next_token = meta.get("next_token")
+            return tweets, str(next_token) if next_token else None
+
+        tweets, truncated = follow_pages(page, self.options.max_pages)
+        return tweets, users, truncated
+
+    def _page(self, query: str, start: _SearchStart, token: str | None, now: datetime) -> Any:
         try:
             return self._client.search_recent_tweets(
                 query,
-                since_id=since_id,
+                since_id=start.since_id,
+                start_time=_x_time(start.start_time) if start.start_time else None,
                 next_token=token,
                 max_results=self.options.max_results,
                 expansions=["author_id"],
@@ -233,6 +303,8 @@ class TwitterCollector(Collector[TwitterOptions]):
         except (tweepy.Unauthorized, tweepy.Forbidden) as error:
             raise BadConfiguration(f"X refused the bearer token: {error}") from error
         except tweepy.BadRequest as error:
+            if start.since_id and "since_id" in str(error):
+                raise _SinceIdRefused(" ".join(error.api_messages) or str(error)) from error
             raise BadConfiguration(f"X refused the search {query!r}: {error}") from error
         except tweepy.HTTPException as error:
             raise BadPayload(f"X answered HTTP {error.response.status_code}: {error}") from error
@@ -244,6 +316,51 @@ class TwitterCollector(Collector[TwitterOptions]):
     def close(self) -> None:
         """Close the HTTP session."""
         self._client.session.close()
+
+
+class _SinceIdRefused(Exception):
+    """X answered 400 about ``since_id`` (too old, or unknown): read from the window's edge instead."""
+
+
+@dataclass(frozen=True)
+class _SearchStart:
+    """Where one search starts: after a post id, or (after a fallback) from a time."""
+
+    since_id: str | None = None
+    start_time: datetime | None = None
+
+    @classmethod
+    def load(cls, entry: Mapping[str, Any]) -> _SearchStart:
+        """Read a stored cursor entry; anything unreadable means 'from the start'."""
+        since_id = _digits(entry.get("since_id"))
+        if since_id:
+            return cls(since_id=since_id)
+        start = parse_datetime(entry.get("start_time")) if isinstance(entry.get("start_time"), str) else None
+        return cls(start_time=start)
+
+    def since_time(self) -> datetime | None:
+        """When the newest post already read was created, or the stored start time."""
+        return snowflake_time(int(self.since_id)) if self.since_id else self.start_time
+
+    def dump(self) -> dict[str, str]:
+        """The cursor entry for this start."""
+        if self.since_id:
+            return {"since_id": self.since_id}
+        return {"start_time": _x_time(self.start_time)} if self.start_time else {}
+
+
+def _digits(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and str(value).isdigit() else None
+
+
+def _x_time(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # X's RFC 3339 form, seconds only
+
+
+def _gap(start: _SearchStart, since: datetime, edge: datetime, why: str) -> str:
+    what = f"since_id {start.since_id}" if start.since_id else f"start_time {_x_time(since)}"
+    missing = f"posts from {_x_time(since)} until then are missing"
+    return f"{what} not usable: {why}; read from {_x_time(edge)}, {missing}"
 
 
 def _unpack(body: Any) -> tuple[list[Any], dict[str, Mapping[str, Any]], Mapping[str, Any]]:

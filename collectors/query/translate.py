@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
 
+from atproto_client.models.string_formats import DID_RE, is_valid_handle
+
 from collectors.query.ast import (
     And,
     Anything,
@@ -29,6 +31,7 @@ from collectors.query.ast import (
     Tag,
     Term,
 )
+from collectors.query.languages import x_language
 
 MAX_SEARCHES = 10
 
@@ -47,6 +50,8 @@ class _Expr:
     text: str
     positive: bool
     group: bool = False  # rendered as a bare OR/AND list that needs parentheses when nested
+    op: str = ""  # "or" or "and" for a group
+    members: tuple[_Expr, ...] = ()
 
 
 Render = Callable[[Node], _Expr | None]
@@ -64,7 +69,9 @@ def _x_atom(node: Node) -> _Expr | None:
     if isinstance(node, From):
         return _Expr(f"from:{node.handle}", True)
     if isinstance(node, Lang):
-        return _Expr(f"lang:{node.code.split('-')[0]}", False)
+        code = x_language(node.code)
+        # An unknown code would be refused; no filter is broader, and results are re-checked locally.
+        return _Expr(f"lang:{code}", False) if code else None
     if isinstance(node, Site):
         return _Expr(f'url:"{node.domain}{node.path}"', True)
     return None
@@ -95,11 +102,28 @@ def _word(text: str) -> str:
 class _Dialect:
     atom: Render
     and_sep: str
-    negate: Callable[[_Expr], str]
+    negate: Callable[[_Expr], _Expr | None]  # None: no exact negation in this dialect
 
 
-_X = _Dialect(_x_atom, " ", lambda e: f"-({e.text})" if e.group else f"-{e.text}")
-_REDDIT = _Dialect(_reddit_atom, " AND ", lambda e: f"NOT ({e.text})" if e.group else f"NOT {e.text}")
+def _x_negate(expr: _Expr) -> _Expr | None:
+    """X forbids negating a group: ``-(a OR b)`` becomes ``-a -b``; ``-(a b)`` has no exact form."""
+    if not expr.group:
+        return _Expr(f"-{expr.text}", False)
+    if expr.op != "or":
+        return None
+    negated = [_x_negate(member) for member in expr.members]
+    parts = [n for n in negated if n is not None]
+    if len(parts) < len(negated):
+        return None
+    return _Expr(" ".join(_wrap(p) for p in parts), False, group=True, op="and", members=tuple(parts))
+
+
+def _reddit_negate(expr: _Expr) -> _Expr:
+    return _Expr(f"NOT ({expr.text})" if expr.group else f"NOT {expr.text}", False)
+
+
+_X = _Dialect(_x_atom, " ", _x_negate)
+_REDDIT = _Dialect(_reddit_atom, " AND ", _reddit_negate)
 
 
 def _wrap(expr: _Expr) -> str:
@@ -110,7 +134,8 @@ def _broad(node: Node, d: _Dialect) -> _Expr | None:
     """A rendering matching at least what ``node`` matches; None means 'everything'."""
     if isinstance(node, Not):
         narrow = _narrow(node.child, d)
-        return None if narrow is None else _Expr(d.negate(narrow), False)
+        # Without an exact negation, leaving the exclusion out is the broader rendering.
+        return None if narrow is None else d.negate(narrow)
     if isinstance(node, And | Near):
         children = (node.left, node.right) if isinstance(node, Near) else node.children
         parts = [part for part in (_broad(child, d) for child in children) if part is not None]
@@ -128,7 +153,8 @@ def _narrow(node: Node, d: _Dialect) -> _Expr | None:
     """A rendering matching at most what ``node`` matches; None means 'nothing'."""
     if isinstance(node, Not):
         broad = _broad(node.child, d)
-        return None if broad is None else _Expr(d.negate(broad), False)
+        # Without an exact negation, 'nothing' is the only safely narrower rendering.
+        return None if broad is None else d.negate(broad)
     if isinstance(node, And):
         maybe = [_narrow(child, d) for child in node.children]
         parts = [part for part in maybe if part is not None]
@@ -148,7 +174,10 @@ def _join(parts: list[_Expr], sep: str, positive: bool) -> _Expr | None:
         return None
     if len(parts) == 1:
         return parts[0]
-    return _Expr(sep.join(_wrap(p) for p in parts), positive, group=True)
+    op = "or" if sep == " OR " else "and"
+    # AND and OR are associative: a nested group of the same operator needs no parentheses.
+    text = sep.join(p.text if p.group and p.op == op else _wrap(p) for p in parts)
+    return _Expr(text, positive, group=True, op=op, members=tuple(parts))
 
 
 def _boolean(node: Node, dialect: _Dialect, max_length: int) -> str:
@@ -272,14 +301,22 @@ def _place_bluesky(conj: Conjunct, negated: bool, atom: Node) -> None:
         conj.include.append(atom.text)
     elif isinstance(atom, Tag):
         conj.tags.append(atom.name)
-    elif isinstance(atom, Handle) and not conj.mentions:
-        conj.mentions.append(atom.name)
-    elif isinstance(atom, From) and not conj.authors:
-        conj.authors.append(atom.handle)
+    elif isinstance(atom, Handle):
+        if not is_at_identifier(atom.name):
+            conj.include.append(atom.name)  # '@acmesupport' is no Bluesky handle: search the word
+        elif not conj.mentions:
+            conj.mentions.append(atom.name)
+    elif isinstance(atom, From) and not conj.authors and is_at_identifier(atom.handle):
+        conj.authors.append(atom.handle)  # an invalid one is left out: broader, re-checked locally
     elif isinstance(atom, Lang) and conj.lang is None:
         conj.lang = atom.code
     elif isinstance(atom, Site) and conj.domain is None:
         conj.domain = atom.domain
+
+
+def is_at_identifier(value: str) -> bool:
+    """Whether ``value`` is an atproto at-identifier: a handle with a domain, or a DID."""
+    return is_valid_handle(value) or DID_RE.match(value) is not None
 
 
 def _text_of(atom: Node) -> str | None:

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,24 @@ from collectors.hackernews import HackerNewsCollector, HackerNewsOptions
 from tests.collectors.conftest import NOW, load_fixture, make_context
 
 CAPTURED = load_fixture("hackernews", "search_by_date.json")
+# hn.algolia.com/api: the parameters search_by_date documents, and Algolia's pagination cap.
+DOCUMENTED = {"query", "tags", "numericFilters", "page", "hitsPerPage", "advancedSyntax", "typoTolerance"}
+CAP = 1000
+FILTER = re.compile(r"created_at_i>=(\d+)(?:,created_at_i<(\d+))?")
+
+
+def request_problems(args: dict[str, str]) -> list[str]:
+    """What in one search_by_date request breaks the documented parameters."""
+    problems = [f"undocumented parameter {k!r}" for k in args if k not in DOCUMENTED]
+    if not FILTER.fullmatch(args.get("numericFilters", "")):
+        problems.append(f"numericFilters {args.get('numericFilters')!r}")
+    if not 1 <= int(args.get("hitsPerPage", "20")) <= CAP or int(args.get("page", "0")) < 0:
+        problems.append(f"hitsPerPage {args.get('hitsPerPage')} / page {args.get('page')}")
+    if not re.fullmatch(
+        r"(\((story|comment)(,(story|comment))*\)|story|comment)(,author_[\w-]+)*", args["tags"]
+    ):
+        problems.append(f"tags {args['tags']!r}")
+    return problems
 
 
 class FakeAlgolia:
@@ -25,11 +44,18 @@ class FakeAlgolia:
     def __init__(self, hits: list[dict[str, Any]]) -> None:
         self.hits = hits
         self.requests: list[dict[str, str]] = []
+        self.violations: list[str] = []
+        self.failing_queries: set[str] = set()
 
     def __call__(self, request: Request) -> Response:
         args = dict(request.args)
         self.requests.append(args)
-        since = int(re.fullmatch(r"created_at_i>=(\d+)", args["numericFilters"]).group(1))  # type: ignore[union-attr]
+        self.violations += request_problems(args)
+        if args.get("query") in self.failing_queries:
+            return Response('{"message": "boom", "status": 500}', status=500)
+        bounds = FILTER.fullmatch(args["numericFilters"])
+        assert bounds is not None
+        since, until = int(bounds[1]), int(bounds[2] or 2**40)
         group, _, rest = args["tags"].partition(")")
         types = set(group.strip("(").split(",")) if rest or group.startswith("(") else {group.split(",")[0]}
         authors = re.findall(r"author_([^,]+)", args["tags"])
@@ -39,7 +65,7 @@ class FakeAlgolia:
             blob = " ".join(
                 str(hit.get(k) or "") for k in ("title", "story_text", "comment_text", "url")
             ).lower()
-            if hit["created_at_i"] < since or not types & set(hit["_tags"]):
+            if not since <= hit["created_at_i"] < until or not types & set(hit["_tags"]):
                 continue
             if authors and hit["author"] not in authors:
                 continue
@@ -48,11 +74,12 @@ class FakeAlgolia:
                 selected.append(hit)
         selected.sort(key=lambda h: -h["created_at_i"])
         per_page, page = int(args["hitsPerPage"]), int(args["page"])
+        reachable = selected[:CAP]  # Algolia never pages past its cap, whatever nbHits says
         body = copy.deepcopy(CAPTURED)
         body.update(
-            hits=selected[page * per_page : (page + 1) * per_page],
+            hits=reachable[page * per_page : (page + 1) * per_page],
             nbHits=len(selected),
-            nbPages=(len(selected) + per_page - 1) // per_page,
+            nbPages=(len(reachable) + per_page - 1) // per_page,
             page=page,
             hitsPerPage=per_page,
         )
@@ -68,10 +95,11 @@ def collector(server: HTTPServer, *queries: str, **options: Any) -> HackerNewsCo
 
 
 @pytest.fixture
-def algolia(httpserver: HTTPServer) -> FakeAlgolia:
+def algolia(httpserver: HTTPServer) -> Iterator[FakeAlgolia]:
     fake = FakeAlgolia(copy.deepcopy(CAPTURED["hits"]))
     httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(fake)
-    return fake
+    yield fake
+    assert fake.violations == [], "a request broke the documented search_by_date parameters"
 
 
 CASES = [
@@ -193,8 +221,51 @@ def test_unreadable_hits_and_page_limit_are_reported(httpserver: HTTPServer) -> 
     result = collector(httpserver, "acme").fetch(None)
     assert len(result.mentions) == 4 and result.fetched == 7
     assert sum("unreadable hit" in p for p in result.problems) == 2
-    # max_pages reached with pages left: reported, never silent.
+    # max_pages reached with pages left and no window to split into: reported, never silent.
     httpserver.clear()
     httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(FakeAlgolia(CAPTURED["hits"]))
-    result = collector(httpserver, "acme", hits_per_page=1, max_pages=2).fetch(None)
-    assert len(result.mentions) == 2 and any("more than 2 pages" in p for p in result.problems)
+    result = collector(httpserver, "acme", hits_per_page=1, max_pages=2, max_windows=1).fetch(None)
+    assert len(result.mentions) == 2 and any("3 of 5 hits" in p and "max_pages" in p for p in result.problems)
+
+
+def _many_hits(count: int, *, spread: int) -> list[dict[str, Any]]:
+    """``count`` matching comments, ``spread`` seconds apart, the newest an hour before NOW."""
+    newest = int(NOW.timestamp()) - 3600
+    return [
+        dict(
+            CAPTURED["hits"][0],
+            objectID=str(50000000 + i),
+            created_at_i=newest - i * spread,
+            comment_text="acme",
+        )
+        for i in range(count)
+    ]
+
+
+def test_searches_over_algolias_cap_are_split_into_time_windows(httpserver: HTTPServer) -> None:
+    fake = FakeAlgolia(_many_hits(1500, spread=30))
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(fake)
+    result = collector(httpserver, "acme", hits_per_page=1000).fetch(None)
+    assert len(result.mentions) == 1500 and result.problems == [] and fake.violations == []
+    assert any(",created_at_i<" in r["numericFilters"] for r in fake.requests)
+
+
+def test_hits_over_the_cap_in_one_second_are_reported(httpserver: HTTPServer) -> None:
+    fake = FakeAlgolia(_many_hits(1200, spread=0))
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(fake)
+    result = collector(httpserver, "acme", hits_per_page=1000).fetch(None)
+    assert len(result.mentions) == 1000 and fake.violations == []
+    (report,) = result.problems
+    assert "200 of 1200 hits" in report and "1000-hit cap" in report
+
+
+def test_one_failing_search_keeps_the_others(httpserver: HTTPServer, algolia: FakeAlgolia) -> None:
+    algolia.failing_queries.add("acme support")
+    previous = {"searches": {"acme support": {"time": 1741000000, "ids": ["1"]}}}
+    result = collector(httpserver, "acme outage OR acme support").fetch(previous)
+    assert [m.external_id for m in result.mentions] == ["43210077", "43210001"]  # the 'outage' search's
+    assert result.failures == ["acme support: /search_by_date: HTTP 500"]
+    assert result.cursor["searches"]["acme support"] == {"time": 1741000000, "ids": ["1"]}  # type: ignore[index]
+    algolia.failing_queries.add("acme outage")
+    with pytest.raises(TemporarilyUnavailable):
+        collector(httpserver, "acme outage OR acme support").fetch(previous)

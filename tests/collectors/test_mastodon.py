@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -18,6 +22,33 @@ from tests.collectors.conftest import NOW, load_fixture, make_context
 TAGGED = load_fixture("mastodon", "timeline_tag_acmefail.json")
 SEARCHED = load_fixture("mastodon", "search_statuses.json")
 TOKEN = "mastodon-test-token"
+NO_SEARCH_SCOPE = "token-with-read-statuses-only"
+CONTRACT = json.loads((Path(__file__).parent / "contracts" / "mastodon_entities.json").read_text("utf-8"))
+CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+
+
+def entity_problems(entity: str, value: Any) -> list[str]:
+    """What in ``value`` breaks the documented Mastodon entity."""
+    entities = {k: v for k, v in CONTRACT.items() if k[0].isupper()}
+    schema = {"$ref": f"#/$defs/{entity}", "$defs": entities}
+    validator = jsonschema.Draft202012Validator(schema, format_checker=CHECKER)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
+
+
+def request_problems(endpoint: str, args: dict[str, Any]) -> list[str]:
+    """What in one request breaks the documented parameters of ``endpoint``."""
+    documented = CONTRACT["requests"][endpoint]
+    problems = [f"{endpoint}: undocumented parameter {k!r}" for k in args if k not in documented["params"]]
+    if not 1 <= int(args.get("limit", 20)) <= documented["max_limit"]:
+        problems.append(f"{endpoint}: limit {args['limit']} over {documented['max_limit']}")
+    for key in ("max_id", "min_id", "since_id"):
+        if key in args and not str(args[key]).isdigit():
+            problems.append(f"{endpoint}: {key} {args[key]!r} is not a status id")
+    if endpoint == "search" and (args.get("type") not in documented["type"] or not args.get("q")):
+        problems.append(f"search: type {args.get('type')!r} / q {args.get('q')!r}")
+    return problems
+
+
 ROUTES = re.compile(r"^/(?P<instance>\w+)/api/(?:v1/timelines/tag/(?P<tag>\w+)|v2/search)$")
 
 
@@ -28,15 +59,29 @@ class FakeInstance:
         self.tagged = list(TAGGED)
         self.searchable = list(SEARCHED["statuses"])
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.violations: list[str] = []
+        self.tags_need_sign_in = False
+        self.failing_tags: set[str] = set()
 
     def __call__(self, request: Request) -> Response:
         match = ROUTES.match(request.path)
         assert match is not None
         args = dict(request.args)
         self.requests.append((request.path.split("/api/", 1)[1], args))
+        self.violations += request_problems("timelines/tag" if match["tag"] else "search", args)
+        signed_in = request.headers.get("Authorization") in {f"Bearer {TOKEN}", f"Bearer {NO_SEARCH_SCOPE}"}
         if match["tag"]:
+            if self.tags_need_sign_in and not signed_in:
+                return Response(
+                    json.dumps({"error": "This method requires an authenticated user"}), status=422
+                )
+            if match["tag"] in self.failing_tags:
+                return Response(json.dumps({"error": "boom"}), status=500)
             pool = [s for s in self.tagged if match["tag"] in {t["name"] for t in s["tags"]}]
         else:
+            if request.headers.get("Authorization") == f"Bearer {NO_SEARCH_SCOPE}":
+                error = {"error": "This action is outside the authorized scopes"}
+                return Response(json.dumps(error), status=403, content_type="application/json")
             if request.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return Response(json.dumps({"error": "The access token is invalid"}), status=401)
             words = args["q"].lower().split()
@@ -45,9 +90,13 @@ class FakeInstance:
             ]
         pool = sorted(pool, key=lambda s: -int(s["id"]))
         limit = int(args.get("limit", 20))
-        if "min_id" in args:  # the oldest statuses just after min_id, still newest first
+        if "max_id" in args:
+            pool = [s for s in pool if int(s["id"]) < int(args["max_id"])]
+        if "min_id" in args and match["tag"]:  # the oldest statuses just after min_id, still newest first
             newer = [s for s in pool if int(s["id"]) > int(args["min_id"])]
             page = newer[-limit:]
+        elif "min_id" in args:  # search: a time filter, results still the newest first
+            page = [s for s in pool if int(s["id"]) > int(args["min_id"])][:limit]
         else:
             page = pool[:limit]
         body: Any = page if match["tag"] else {"accounts": [], "hashtags": [], "statuses": page}
@@ -55,10 +104,11 @@ class FakeInstance:
 
 
 @pytest.fixture
-def instance(httpserver: HTTPServer) -> FakeInstance:
+def instance(httpserver: HTTPServer) -> Iterator[FakeInstance]:
     fake = FakeInstance()
     httpserver.expect_request(ROUTES).respond_with_handler(fake)
-    return fake
+    yield fake
+    assert fake.violations == [], "a request broke Mastodon's documented parameters"
 
 
 def collector(
@@ -162,7 +212,7 @@ def test_one_instance_down_keeps_the_other(httpserver: HTTPServer, instance: Fak
     instances = [{"url": down}, {"url": httpserver.url_for("/one")}]
     previous = {"streams": {f"{down} #acmefail": {"since_id": "5"}}}
     result = collector(httpserver, "#acmefail", instances=instances).fetch(previous)
-    assert len(result.mentions) == 2 and result.problems[0].startswith(f"{down}: ")
+    assert len(result.mentions) == 2 and result.failures[0].startswith(f"{down} #acmefail: {down}: ")
     assert result.cursor["streams"][f"{down} #acmefail"] == {"since_id": "5"}  # type: ignore[index]
 
 
@@ -223,3 +273,74 @@ def test_unreadable_status_is_a_problem_not_a_failure(httpserver: HTTPServer, in
         and len(result.problems) == 1
         and "without uri/account" in result.problems[0]
     )
+
+
+def _new_statuses(count: int) -> list[dict[str, Any]]:
+    """``count`` searchable statuses newer than every captured one."""
+    base = SEARCHED["statuses"][0]
+    return [
+        dict(base, id=str(113956000000000000 + i), uri=f"https://example.social/users/ana/statuses/s{i}")
+        for i in range(1, count + 1)
+    ]
+
+
+def test_search_pages_down_to_the_cursor(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    fedi = collector(httpserver, "acme", token=TOKEN)
+    first = fedi.fetch(None)
+    key = f"{httpserver.url_for('/one')} search acme"
+    assert first.cursor == {"streams": {key: {"since_id": "113955100000000000"}}}
+    instance.searchable += _new_statuses(95)  # more than two pages of 40 between runs
+    second = fedi.fetch(json.loads(json.dumps(first.cursor)))
+    assert len(second.mentions) == 95 and second.problems == [] and second.failures == []
+    paging = [(a.get("max_id"), a.get("min_id")) for _, a in instance.requests[1:]]
+    assert paging == [(None, None), ("113956000000000056", None), ("113956000000000016", None)]
+    assert second.cursor == {"streams": {key: {"since_id": "113956000000000095"}}}
+    assert fedi.fetch(second.cursor).mentions == []
+
+
+def test_search_beyond_max_pages_is_reported(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    fedi = collector(httpserver, "acme", token=TOKEN, max_pages=2)
+    first = fedi.fetch(None)
+    instance.searchable += _new_statuses(95)
+    second = fedi.fetch(first.cursor)
+    assert len(second.mentions) == 80 and "more than 2 pages" in second.problems[0]
+
+
+def test_search_without_the_read_search_scope(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    with pytest.raises(BadConfiguration, match="read:search"):
+        collector(httpserver, "acme", token=NO_SEARCH_SCOPE).fetch(None)
+
+
+def test_hashtag_timeline_that_requires_sign_in(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    instance.tags_need_sign_in = True
+    with pytest.raises(BadConfiguration, match="requires sign-in for hashtag timelines"):
+        collector(httpserver, "#acmefail").fetch(None)
+
+
+def test_one_failing_stream_keeps_the_others(httpserver: HTTPServer, instance: FakeInstance) -> None:
+    instance.failing_tags.add("acmefail")
+    key = f"{httpserver.url_for('/one')} #acmefail"
+    previous = {"streams": {key: {"since_id": "7"}}}
+    result = collector(httpserver, "#acmefail OR acme", token=TOKEN, hashtags=["outage"]).fetch(previous)
+    assert [m.external_id.rsplit("/", 1)[1] for m in result.mentions] == ["113955099999999999"]
+    (failure,) = result.failures
+    assert failure.startswith(f"{key}: ") and TOKEN not in failure
+    assert result.cursor["streams"][key] == {"since_id": "7"}  # type: ignore[index]
+    assert f"{httpserver.url_for('/one')} #outage" in result.cursor["streams"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("entity", "value"),
+    [
+        ("Status", TAGGED[0]),
+        ("Status", TAGGED[1]),
+        ("Search", SEARCHED),
+    ],
+)
+def test_fixtures_match_the_entity_docs(entity: str, value: Any) -> None:
+    assert entity_problems(entity, value) == []
+    drifted = copy.deepcopy(value)
+    status = drifted["statuses"][0] if entity == "Search" else drifted
+    del status["account"]["acct"]
+    status["visibility"] = "everyone"
+    assert len(entity_problems(entity, drifted)) == 2  # a fixture drifting from the docs fails

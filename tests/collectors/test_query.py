@@ -20,6 +20,7 @@ from collectors.query import (
     to_x,
     validate_query,
 )
+from collectors.query.translate import is_at_identifier
 
 
 def matches(query: str, text: str, **meta: object) -> bool:
@@ -159,7 +160,7 @@ TRANSLATIONS = [
     ("acme -(x NEAR/2 y)", "acme", "acme", ["acme"], ["acme"]),
     (
         "acme -(jobs OR hiring)",
-        "acme -(jobs OR hiring)",
+        "acme -jobs -hiring",  # X: "do not negate grouped operators"
         "acme AND NOT (jobs OR hiring)",
         ["acme -jobs -hiring"],
         ["acme -jobs -hiring"],
@@ -169,7 +170,14 @@ TRANSLATIONS = [
         '@acme #acmefail url:"acme.com"',
         "acme AND acmefail AND site:acme.com",
         ["acme acmefail"],
-        ["@acme #acmefail site:acme.com"],
+        ["acme #acmefail site:acme.com"],  # '@acme' is no at-identifier: Bluesky searches the word
+    ),
+    (
+        "@acme.bsky.social outage",
+        "@acme.bsky.social outage",
+        '"acme.bsky.social" AND outage',
+        ['"acme.bsky.social" outage'],
+        ["outage @acme.bsky.social"],
     ),
     ("AT&T", '"at&t"', '"at&t"', ['"at&t"'], ['"at&t"']),
 ]
@@ -182,6 +190,60 @@ def test_translations(query: str, x: str, reddit: str, hn: list[str], bluesky: l
     assert to_reddit(node) == reddit
     assert [c.key() for c in to_hackernews(node)] == hn
     assert [c.key() for c in to_bluesky(node)] == bluesky
+
+
+@pytest.mark.parametrize(
+    ("query", "x"),
+    [
+        ("acme -(jobs OR hiring)", "acme -jobs -hiring"),
+        ("acme -(jobs OR (hiring -now))", "acme"),  # no exact ungrouped form: the exclusion is dropped
+        ("acme -(jobs hiring)", "acme"),
+        ("acme OR -(jobs OR hiring) outage", "acme OR (-jobs -hiring outage)"),
+    ],
+)
+def test_x_never_negates_a_group(query: str, x: str) -> None:
+    assert to_x(parse_query(query)) == x and "-(" not in x
+
+
+@pytest.mark.parametrize(
+    ("code", "x"),
+    [("en", "en"), ("en-GB", "en"), ("he", "iw"), ("id", "in"), ("zh-Hant", "zh-TW"), ("zh-CN", "zh-CN")],
+)
+def test_x_language_codes(code: str, x: str) -> None:
+    assert to_x(parse_query(f"acme lang:{code}")) == f"acme lang:{x}"
+
+
+def test_x_unknown_language_is_left_out() -> None:
+    assert to_x(parse_query("acme lang:xx")) == "acme"
+
+
+@pytest.mark.parametrize(
+    ("query", "mentions", "authors", "words"),
+    [
+        ("@acmesupport outage", [], [], ["acmesupport", "outage"]),
+        ("@acme.example.org outage", ["acme.example.org"], [], ["outage"]),
+        ("acme from:acmesupport", [], [], ["acme"]),
+        ("acme from:acme.bsky.social", [], ["acme.bsky.social"], ["acme"]),
+    ],
+)
+def test_bluesky_sends_only_at_identifiers(
+    query: str, mentions: list[str], authors: list[str], words: list[str]
+) -> None:
+    (conj,) = to_bluesky(parse_query(query))
+    assert (conj.mentions, conj.authors, conj.include) == (mentions, authors, words)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("acme.bsky.social", True),
+        ("did:plc:z72i7hdynmk6r22z27h6tvur", True),
+        ("acmesupport", False),
+        ("", False),
+    ],
+)
+def test_at_identifiers(value: str, valid: bool) -> None:
+    assert is_at_identifier(value) is valid
 
 
 def test_hn_author_filter_becomes_a_tag() -> None:

@@ -6,20 +6,76 @@ import base64
 import copy
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import praw
 import pytest
+from praw.models.listing.listing import Listing
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from collectors.errors import BadConfiguration, BadPayload, RateLimited, TemporarilyUnavailable
-from collectors.reddit import RedditCollector, RedditOptions
+from collectors.reddit import RedditCollector, RedditOptions, comment_replies
 from tests.collectors.conftest import NOW, load_fixture, make_context
 
 TOKEN = load_fixture("reddit", "access_token.json")
 SEARCH = load_fixture("reddit", "search_new.json")
 COMMENTS = load_fixture("reddit", "subreddit_comments.json")
 LISTING = re.compile(r"^/r/(?P<subs>[^/]+)/(?P<what>search|new|comments)/?$")
+# Reddit's API docs: GET [/r/subreddit]/search, /r/subreddit/new, /r/subreddit/comments.
+_LISTING_PARAMS = {"after", "before", "count", "limit", "show", "sr_detail", "raw_json"}
+DOCUMENTED = {
+    "search": _LISTING_PARAMS
+    | {"q", "sort", "syntax", "t", "restrict_sr", "type", "category", "include_facets", "include_over_18"},
+    "new": _LISTING_PARAMS,
+    "comments": _LISTING_PARAMS
+    | {"article", "context", "depth", "showedits", "showmore", "sort", "threaded"},
+}
+# What praw documents on its models, and what the collector reads from them.
+SUBMISSION_FIELDS = {"id", "name", "title", "selftext", "author", "created_utc", "permalink", "url", "score"}
+SUBMISSION_FIELDS |= {"num_comments", "subreddit", "is_self"}
+COMMENT_FIELDS = {"id", "name", "body", "author", "created_utc", "permalink", "score", "link_id", "parent_id"}
+
+
+def request_problems(what: str, args: dict[str, str]) -> list[str]:
+    """What in one listing request breaks Reddit's documented parameters."""
+    problems = [f"{what}: undocumented parameter {k!r}" for k in args if k not in DOCUMENTED[what]]
+    # The docs say at most 100; praw asks for everything it wants and Reddit clamps, so >100 is allowed.
+    if not args.get("limit", "25").isdigit() or int(args.get("limit", "25")) < 1:
+        problems.append(f"{what}: limit {args['limit']!r} is not a positive integer")
+    if what == "search" and (args.get("sort") not in {"relevance", "hot", "top", "new", "comments"}):
+        problems.append(f"search: sort {args.get('sort')!r}")
+    if what == "search" and args.get("t") not in {None, "hour", "day", "week", "month", "year", "all"}:
+        problems.append(f"search: t {args.get('t')!r}")
+    if "after" in args and not re.fullmatch(r"t[1-6]_[0-9a-z]+", args["after"]):
+        problems.append(f"{what}: after {args['after']!r} is not a fullname")
+    return problems
+
+
+def praw_problems(payload: Any) -> list[str]:
+    """What praw's own objector cannot turn into the Submission/Comment models the collector reads."""
+    reddit = praw.Reddit(
+        client_id="x",
+        client_secret="y",
+        user_agent="contract-test",
+        check_for_updates=False,
+        check_for_async=False,
+    )
+    listing = reddit._objector.objectify(data=payload)
+    if not isinstance(listing, Listing):
+        return [f"not a Listing: {type(listing).__name__}"]
+    problems = []
+    for thing in listing.children:
+        if isinstance(thing, praw.models.Submission):
+            missing = SUBMISSION_FIELDS - set(vars(thing))
+        elif isinstance(thing, praw.models.Comment):
+            missing = COMMENT_FIELDS - set(vars(thing))
+        else:
+            problems.append(f"child is a {type(thing).__name__}, not a Submission or Comment")
+            continue
+        problems += [f"{getattr(thing, 'name', '?')}: no {field}" for field in sorted(missing)]
+    return problems
 
 
 class FakeReddit:
@@ -29,6 +85,8 @@ class FakeReddit:
         self.posts = [c["data"] for c in SEARCH["data"]["children"]]
         self.comments = [c["data"] for c in COMMENTS["data"]["children"]]
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.violations: list[str] = []
+        self.failing: set[str] = set()
 
     def token(self, request: Request) -> Response:
         expected = "Basic " + base64.b64encode(b"app-id:app-secret").decode()
@@ -44,6 +102,9 @@ class FakeReddit:
         assert match is not None
         args = dict(request.args)
         self.requests.append((request.path, args))
+        self.violations += request_problems(match["what"], args)
+        if match["what"] in self.failing:
+            return Response(json.dumps({"message": "Forbidden", "error": 403}), status=403)
         subs = set(match["subs"].lower().split("+"))
         if match["what"] == "comments":
             kind, pool = "t1", self.comments
@@ -66,11 +127,12 @@ class FakeReddit:
 
 
 @pytest.fixture
-def fake_reddit(httpserver: HTTPServer) -> FakeReddit:
+def fake_reddit(httpserver: HTTPServer) -> Iterator[FakeReddit]:
     fake = FakeReddit()
     httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_handler(fake.token)
     httpserver.expect_request(LISTING).respond_with_handler(fake.listing)
-    return fake
+    yield fake
+    assert fake.violations == [], "a request broke Reddit's documented parameters"
 
 
 def collector(server: HTTPServer, *queries: str, **options: Any) -> RedditCollector:
@@ -233,3 +295,41 @@ def test_unreachable_is_temporary(httpserver: HTTPServer, monkeypatch: pytest.Mo
     )
     with pytest.raises(TemporarilyUnavailable, match="unreachable"):
         reddit.fetch(None)
+
+
+def test_comment_replies_are_its_own_not_the_threads(httpserver: HTTPServer, fake_reddit: FakeReddit) -> None:
+    result = collector(httpserver, "acme", search=False, subreddits=["sysadmin"]).fetch(None)
+    comment = next(m for m in result.mentions if m.external_id == "t1_mgq1x7a")
+    assert comment.raw["num_comments"] == 23 and comment.engagement.replies == 0
+    post = next(m for m in result.mentions if m.external_id == "t3_1j4xk2q")
+    assert post.engagement.replies == 23
+
+
+def test_comment_replies_from_raw_json() -> None:
+    reply = {"kind": "t1", "data": {"name": "t1_r1"}}
+    data = {"name": "t1_x", "replies": {"kind": "Listing", "data": {"children": [reply, reply]}}}
+    assert comment_replies(data) == 2 and comment_replies({"name": "t1_x", "replies": ""}) == 0
+
+
+def test_one_failing_stream_keeps_the_others(httpserver: HTTPServer, fake_reddit: FakeReddit) -> None:
+    fake_reddit.failing.add("comments")
+    previous = {"streams": {"comments:sysadmin": {"time": 1741000000.0, "ids": ["t1_old"]}}}
+    result = collector(httpserver, "acme", subreddits=["sysadmin"]).fetch(previous)
+    assert {m.external_id for m in result.mentions} == {"t3_1j4xk2q", "t3_1j4wq0z"}
+    (failure,) = result.failures
+    assert failure.startswith("comments:sysadmin: ") and "app-secret" not in failure
+    assert result.cursor["streams"]["comments:sysadmin"] == previous["streams"]["comments:sysadmin"]  # type: ignore[index]
+    assert result.cursor is not None
+    assert {"search:acme", "new:sysadmin"} <= set(result.cursor["streams"])
+    fake_reddit.failing |= {"search", "new"}
+    with pytest.raises(BadConfiguration):
+        collector(httpserver, "acme", subreddits=["sysadmin"]).fetch(previous)
+
+
+@pytest.mark.parametrize("payload", [SEARCH, COMMENTS])
+def test_fixtures_are_what_praws_objector_reads(payload: dict[str, Any]) -> None:
+    assert praw_problems(copy.deepcopy(payload)) == []
+    drifted = copy.deepcopy(payload)
+    drifted["data"]["children"][0]["kind"] = "t9"  # no such thing
+    del drifted["data"]["children"][-1]["data"]["created_utc"]
+    assert len(praw_problems(drifted)) == 2  # a fixture drifting from what praw reads fails
