@@ -4,6 +4,11 @@ The team's chain is copied onto the alert when it fires, so editing the config l
 change an escalation already in flight. Acknowledging or resolving the alert stops it. The
 timers job calls ``run_due``; each step's notifications go through the outbox with their own
 idempotency keys.
+
+Escalation follows grouping: a notification group has one escalation, held by the first alert of
+the group that is urgent enough. Later alerts of the group join it instead of starting their own,
+and it runs until no alert of the group is still firing, so 36 grouped outage alerts page once per
+step, not 36 times.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerting import grouping
 from alerting.config import EscalationConfig, TeamConfig
 from domain import AlertStatus, Urgency
 from storage import alerts as alert_repo
-from storage.alerting_tables import AlertEscalationRow
+from storage.alerting_tables import AlertEscalationRow, AlertGroupRow
 from storage.models import AlertRow
 
 ACTIVE, STOPPED, DONE = "active", "stopped", "done"
@@ -39,6 +45,13 @@ def start(
     if chain is None or not Urgency(alert.urgency).at_least(chain.min_urgency):
         return False
     assert team is not None
+    group = grouping.group_of(session, alert.id)
+    if group is not None:
+        holder = _group_escalation(session, group)
+        if holder is not None:
+            note = f"follows the escalation of its group {group.group_key} (alert #{holder.alert_id})"
+            alert_repo.add_event(session, alert.id, "escalation_joined", now=now, note=note)
+            return True
     session.add(
         AlertEscalationRow(
             alert_id=alert.id,
@@ -61,15 +74,41 @@ def start(
     return True
 
 
+def _group_escalation(session: Session, group: AlertGroupRow) -> AlertEscalationRow | None:
+    members = [a.id for a in grouping.current_members(session, group)]
+    if not members:
+        return None
+    return session.scalars(
+        select(AlertEscalationRow)
+        .where(AlertEscalationRow.alert_id.in_(members), AlertEscalationRow.state == ACTIVE)
+        .order_by(AlertEscalationRow.alert_id)
+        .limit(1)
+    ).first()
+
+
+def _still_firing(session: Session, group: AlertGroupRow) -> int:
+    return len(grouping.current_members(session, group, statuses=[AlertStatus.FIRING]))
+
+
 def stop(session: Session, *, alert_id: int, actor: str, now: datetime, why: str) -> bool:
-    """Stop an alert's escalation in flight; True if one was running."""
+    """Stop the escalation in flight for an alert (or its group); True if one was stopped.
+
+    A group's escalation goes on while any alert of the group is still firing.
+    """
     row = session.get(AlertEscalationRow, alert_id)
+    group = grouping.group_of(session, alert_id)
+    if group is not None and (row is None or row.state != ACTIVE):
+        row = _group_escalation(session, group)
     if row is None or row.state != ACTIVE:
+        return False
+    if group is not None and (firing := _still_firing(session, group)):
+        note = f"{why}; the group's escalation goes on: {firing} alert(s) still firing"
+        alert_repo.add_event(session, alert_id, "escalation_continues", actor=actor, now=now, note=note)
         return False
     row.state = STOPPED
     row.next_at = None
     row.updated_at = now
-    alert_repo.add_event(session, alert_id, "escalation_stopped", actor=actor, now=now, note=why)
+    alert_repo.add_event(session, row.alert_id, "escalation_stopped", actor=actor, now=now, note=why)
     return True
 
 
@@ -84,7 +123,10 @@ def run_due(session: Session, *, now: datetime) -> int:
     notified = 0
     for row in due:
         alert = session.get(AlertRow, row.alert_id)
-        if alert is None or alert.status != str(AlertStatus.FIRING):
+        group = grouping.group_of(session, row.alert_id) if alert is not None else None
+        # The holder may be acknowledged while the group it stands for still has alerts firing.
+        firing = _still_firing(session, group) if group is not None else 0
+        if not firing and (alert is None or alert.status != str(AlertStatus.FIRING)):
             # Acknowledged or resolved without going through lifecycle (an older version, SQL).
             row.state, row.next_at, row.updated_at = STOPPED, None, now
             continue

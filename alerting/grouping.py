@@ -124,6 +124,30 @@ def groups_of(session: Session, alert_ids: Iterable[int]) -> dict[int, AlertGrou
     return {alert_id: group for alert_id, group in rows}
 
 
+def group_of(session: Session, alert_id: int) -> AlertGroupRow | None:
+    """The notification group ``alert_id`` belongs to, if its route groups."""
+    return groups_of(session, [alert_id]).get(alert_id)
+
+
+def current_members(
+    session: Session, group: AlertGroupRow, *, statuses: Iterable[AlertStatus] | None = None
+) -> list[AlertRow]:
+    """The group's alerts since it last (re)started, oldest first, optionally by status.
+
+    Alerts of an earlier round of the same group (all resolved before it restarted) keep their
+    member rows but belong to an incident that is over, so they are left out.
+    """
+    stmt = (
+        select(AlertRow)
+        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == AlertRow.id)
+        .where(AlertGroupMemberRow.group_id == group.id, AlertRow.created_at >= group.started_at)
+        .order_by(AlertRow.id)
+    )
+    if statuses is not None:
+        stmt = stmt.where(AlertRow.status.in_([str(s) for s in statuses]))
+    return list(session.scalars(stmt))
+
+
 def record_flush(session: Session, group_id: int, *, now: datetime) -> None:
     """A group's notification went out: start group_interval and repeat_interval from now."""
     row = session.get(AlertGroupRow, group_id)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
-from alerting import escalation
+from alerting import escalation, grouping
 from domain import AlertStatus
 from storage.alerts import add_event, cancel_held, enqueue
 from storage.models import AlertRow, DeliveryRow
@@ -28,15 +28,33 @@ def _get(session: Session, alert_id: int) -> AlertRow:
     return row
 
 
+# A group's incident is acknowledged once none of its alerts is firing, resolved once all are.
+_GROUP_WAITS_FOR = {
+    "acknowledge": (AlertStatus.FIRING,),
+    "resolve": (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED),
+}
+
+
 def _notify(session: Session, row: AlertRow, action: str, now: datetime) -> None:
     # Tell every channel that heard the alert fire or escalate, so paging tools stop too; a
-    # channel whose notification is still held (quiet hours, group_wait) will see the new
-    # status when it is sent, so it is not told twice.
+    # channel whose notification is still held (quiet hours, group_wait) never heard it, and the
+    # outbox drops a fire notification for an alert that is no longer firing.
+    alert_ids = [row.id]
+    group = grouping.group_of(session, row.id)
+    if group is not None:
+        # The channels heard one grouped notification, about the group: they are told once, when
+        # the group as a whole is acknowledged or resolved, and never about a single member.
+        waiting = grouping.current_members(session, group, statuses=_GROUP_WAITS_FOR[action])
+        if waiting:
+            note = f"{action} for group {group.group_key} waits for {len(waiting)} more alert(s)"
+            add_event(session, row.id, "group_pending", now=now, note=note)
+            return
+        alert_ids = [a.id for a in grouping.current_members(session, group)] or [row.id]
     held = and_(DeliveryRow.attempts == 0, DeliveryRow.next_attempt_at > now)
     channels = session.scalars(
         select(DeliveryRow.channel)
         .where(
-            DeliveryRow.alert_id == row.id,
+            DeliveryRow.alert_id.in_(alert_ids),
             DeliveryRow.action.in_(("fire", "escalate")),
             not_(held),
         )

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from alerting import grouping
 from alerting.text import combine
-from domain import DeliveryOutcome, DeliveryResult, Notification, NotificationAction
+from domain import Alert, AlertStatus, DeliveryOutcome, DeliveryResult, Notification, NotificationAction
 from scheduler.components import Components
 from storage import alerts as alert_repo
 from storage.alerting_tables import AlertGroupRow
@@ -41,6 +43,8 @@ class DeliveryReport:
     skipped: int = 0
     # Messages sent; fewer than delivered + retried + dead when grouped alerts share one.
     notifications: int = 0
+    # Fire notifications dropped because the alert was acknowledged or resolved before they went out.
+    cancelled: int = 0
 
 
 def backoff_seconds(
@@ -77,12 +81,13 @@ def _batches(
     batches: dict[tuple[object, ...], tuple[list[DeliveryRow], AlertGroupRow | None]] = {}
     for delivery in due:
         group = groups.get(delivery.alert_id)
-        # Only first notifications and repeats are batched; acks and escalations concern one alert.
+        # Only first notifications and repeats are batched; an escalation, ack or resolve is
+        # already enqueued once per group, and still needs the group to address its incident.
         if group is not None and delivery.action == "fire":
             key: tuple[object, ...] = ("group", group.id, delivery.channel)
         else:
             key = ("single", delivery.id)
-        batches.setdefault(key, ([], group if key[0] == "group" else None))[0].append(delivery)
+        batches.setdefault(key, ([], group))[0].append(delivery)
     return list(batches.values())
 
 
@@ -96,28 +101,57 @@ def _deliver_batch(
     config = components.alerting
     now = components.clock()
     lease = timedelta(seconds=config.lease_seconds)
+    action = NotificationAction(batch[0].action)
     with components.sessions() as session, session.begin():
         claimed = [d for d in batch if alert_repo.claim(session, d, now=now, lease=lease)]
         report.skipped += len(batch) - len(claimed)  # another worker took them
+        rows = {d.id: session.get_one(AlertRow, d.alert_id) for d in claimed}
+        if action is NotificationAction.FIRE:
+            # Acknowledged or resolved while held (group_wait, quiet hours) or between retries:
+            # someone already has it, so announcing it now would page for nothing.
+            for d in [d for d in claimed if rows[d.id].status != str(AlertStatus.FIRING)]:
+                why = f"not sent: the alert was {rows[d.id].status} before it went out"
+                alert_repo.cancel(session, d.id, now=now, why=why)
+                report.cancelled += 1
+            claimed = [d for d in claimed if rows[d.id].status == str(AlertStatus.FIRING)]
         if not claimed:
             return
-        alerts = [alert_repo.to_domain(session.get_one(AlertRow, d.alert_id)) for d in claimed]
-        if group is not None:
+        alert = _message_alert(session, [rows[d.id] for d in claimed], group, action)
+        if group is not None and action is NotificationAction.FIRE:
             grouping.record_flush(session, group.id, now=now)
     first = claimed[0]
     channel = components.channels.get(first.channel)
     if channel is None:
         result = DeliveryResult.failed(f"no channel named {first.channel!r} is configured")
     else:
-        if len(claimed) == 1:
-            alert, key = alerts[0], first.idempotency_key
-        else:
-            assert group is not None
-            alert, key = combine(alerts, group), batch_key(claimed)
-        notification = Notification(alert=alert, action=NotificationAction(first.action), idempotency_key=key)
+        key = first.idempotency_key if len(claimed) == 1 else batch_key(claimed)
+        notification = Notification(alert=alert, action=action, idempotency_key=key)
         result = channel.send(notification)
     report.notifications += 1
     _record(components, claimed, result, report, rng)
+
+
+def _message_alert(
+    session: Session, rows: list[AlertRow], group: AlertGroupRow | None, action: NotificationAction
+) -> Alert:
+    """What the notification is about: one alert, or its group with the group's key.
+
+    Every notification about a group carries the group's key, so a receiver that deduplicates on
+    it (PagerDuty's dedup_key) acknowledges, resolves and escalates the incident it triggered.
+    """
+    own = alert_repo.to_domain(rows[0])
+    if group is None:
+        return own
+    if action is NotificationAction.FIRE:
+        members = rows
+    else:
+        wanted = [AlertStatus.FIRING] if action is NotificationAction.ESCALATE else None
+        members = grouping.current_members(session, group, statuses=wanted) or rows
+    if len(members) == 1:
+        return replace(alert_repo.to_domain(members[0]), group_key=group.group_key)
+    combined = combine([alert_repo.to_domain(m) for m in members], group)
+    # The group's state is the one this notification announces, whatever its first alert says.
+    return replace(combined, status=own.status) if action is not NotificationAction.FIRE else combined
 
 
 def batch_key(deliveries: list[DeliveryRow]) -> str:
@@ -191,6 +225,7 @@ def drain(
         total.dead += report.dead
         total.skipped += report.skipped
         total.notifications += report.notifications
-        if report.delivered + report.retried + report.dead + report.skipped == 0:
+        total.cancelled += report.cancelled
+        if report.delivered + report.retried + report.dead + report.skipped + report.cancelled == 0:
             break
     return total

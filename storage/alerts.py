@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain import Alert, AlertKind, AlertStatus, DeliveryStatus, Urgency
+from storage.installation import installation_id
 from storage.models import AlertEventRow, AlertRow, DeliveryRow
 
 
@@ -82,8 +83,11 @@ def enqueue(
     """Add an outbox row, held until ``not_before``; the idempotency key is stable across retries.
 
     ``key_suffix`` tells apart several notifications of one action (a repeat, an escalation step).
+    The installation id keeps keys unique across deployments and database resets, so a receiver
+    that deduplicates on them never drops another installation's alert #1.
     """
-    key = f"earshot-{alert_id}-{channel}-{action}" + (f"-{key_suffix}" if key_suffix else "")
+    key = f"earshot-{installation_id(session)}-{alert_id}-{channel}-{action}"
+    key += f"-{key_suffix}" if key_suffix else ""
     row = DeliveryRow(
         alert_id=alert_id,
         channel=channel,
@@ -154,6 +158,13 @@ def mark_dead(session: Session, delivery_id: int, *, now: datetime, error: str) 
     row.status = str(DeliveryStatus.DEAD)
     row.last_error = error[:2000]
     add_event(session, row.alert_id, "dead_lettered", now=now, note=f"{row.channel}: {error[:500]}")
+
+
+def cancel(session: Session, delivery_id: int, *, now: datetime, why: str) -> None:
+    """Drop an outbox row that must not be sent after all, noting why in the alert's audit trail."""
+    row = session.get_one(DeliveryRow, delivery_id)
+    add_event(session, row.alert_id, "cancelled", now=now, note=f"{row.channel} ({row.action}): {why}")
+    session.delete(row)
 
 
 def resend(session: Session, delivery_id: int, *, now: datetime) -> bool:

@@ -237,4 +237,15 @@ class SourceHealthRow(Base):
     total_items: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class InstallationRow(Base):
+    """This installation's identity: one row, created by migration 0004 (or on first use)."""
+
+    __tablename__ = "installation"
+
+    # Always 1: a fixed key makes a second concurrent insert fail instead of adding a second id.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
 import storage.alerting_tables  # noqa: E402, F401  (registers the alerting tables on Base.metadata)

@@ -110,8 +110,10 @@ class EmailChannel(Channel[EmailOptions]):
         # RFC 3834: tells vacation responders and ticket systems not to reply to an alert.
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Earshot-Alert-Id"] = str(alert.id)
-        msg.set_content(self.render_text(view))
-        msg.add_alternative(self.render_html(view, alert.urgency), subtype="html")
+        # Quoted-printable keeps the message 7-bit: an 8bit part would need BODY=8BITMIME, which
+        # smtplib does not declare and a relay without 8BITMIME may mangle or refuse.
+        msg.set_content(self.render_text(view), cte="quoted-printable")
+        msg.add_alternative(self.render_html(view, alert.urgency), subtype="html", cte="quoted-printable")
         return msg
 
     def render_text(self, view: AlertView) -> str:

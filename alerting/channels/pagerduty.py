@@ -6,6 +6,11 @@ acknowledge ``acknowledge``, resolve ``resolve``. The ``dedup_key`` is the alert
 (hashed if longer than PagerDuty's 255 characters), or ``earshot-alert-<id>`` without one, so
 every notification about an alert lands on the same PagerDuty alert.
 
+A notification about a notification group carries the group's key (the outbox sees to it), so the
+acknowledge, resolve and escalations of a grouped page reach the incident that was triggered.
+Digests are informational: they go to the Change Events API (``POST /v2/change/enqueue``), which
+records them on the service's timeline and never opens an incident.
+
 PagerDuty shows summary and custom details as plain text; they are cleaned with
 :func:`escape_plain`. The routing key travels in the body, never in the URL.
 """
@@ -21,10 +26,11 @@ from pydantic import Field, SecretStr, field_validator
 from alerting.channels.base import ChannelOptions
 from alerting.channels.render import alert_view, escape_plain, fit
 from alerting.channels.webhook import HttpChannel, HttpOptions, post_json
-from domain import Alert, DeliveryResult, Notification, NotificationAction, Urgency
+from domain import Alert, AlertKind, DeliveryResult, Notification, NotificationAction, Urgency
 
 BASE_URL = "https://events.pagerduty.com"  # the EU service is https://events.eu.pagerduty.com
 ENQUEUE_PATH = "/v2/enqueue"
+CHANGE_PATH = "/v2/change/enqueue"
 DEDUP_KEY_CHARS = 255
 # Field limits from the Events API v2 reference: summary 1024, source/component/group/class 255.
 SUMMARY_CHARS = 1024
@@ -88,8 +94,10 @@ class PagerDutyChannel(HttpChannel[PagerDutyOptions]):
     max_per_minute: ClassVar[int | None] = 120
 
     def render(self, notification: Notification) -> dict[str, Any]:
-        """The exact JSON event PagerDuty receives."""
+        """The exact JSON event PagerDuty receives (a change event for a digest)."""
         alert = notification.alert
+        if alert.kind is AlertKind.DIGEST:
+            return self.render_change(notification)
         event: dict[str, Any] = {
             "routing_key": self.options.routing_key.get_secret_value(),
             "event_action": _EVENT_ACTION[notification.action],
@@ -123,8 +131,34 @@ class PagerDutyChannel(HttpChannel[PagerDutyOptions]):
             event["links"] = [{"href": view.link, "text": "View mention"}]
         return event
 
+    def render_change(self, notification: Notification) -> dict[str, Any]:
+        """A Change Events API event: shown on the service's timeline, never paged."""
+        alert = notification.alert
+        view = alert_view(notification)
+        payload: dict[str, Any] = {
+            "summary": fit(view.title, self.max_message_chars, escape_plain),
+            "source": self.options.source,
+            "timestamp": alert.created_at.isoformat(),
+            "custom_details": {
+                "digest": fit(view.summary, MENTION_CHARS, escape_plain),
+                "team": fit(alert.team, SHORT_FIELD_CHARS, escape_plain),
+                "alert_id": alert.id,
+            },
+        }
+        event: dict[str, Any] = {
+            "routing_key": self.options.routing_key.get_secret_value(),
+            "payload": payload,
+        }
+        if self.options.client_url:
+            event["links"] = [{"href": self.options.client_url, "text": "Earshot"}]
+        return event
+
     def _send(self, notification: Notification) -> DeliveryResult:
+        digest = notification.alert.kind is AlertKind.DIGEST
+        if digest and notification.action is not NotificationAction.FIRE:
+            # A change event has no incident to acknowledge or resolve.
+            return DeliveryResult.delivered("not sent: a digest is a change event, with nothing to close")
         body = json.dumps(self.render(notification), ensure_ascii=False).encode()
         secret = self.options.routing_key.get_secret_value()
-        url = self.options.base_url + ENQUEUE_PATH
+        url = self.options.base_url + (CHANGE_PATH if digest else ENQUEUE_PATH)
         return post_json(self.client, url, body, secrets=(secret,))

@@ -36,6 +36,30 @@ _WORD_JOINER = "\u2060"
 # closing bold, italic, strike or code whichever way Slack classifies the invisible character.
 _SLACK_MARKERS = re.compile(r"([*_~`])")
 _ZWSP = "\u200b"
+# Spans Slack links or matches before formatting: URLs, handles (@dana, @dana@host, u/dana) and
+# :emoji_shortcodes:. Formatting markers inside them are left alone.
+_SLACK_INTACT = re.compile(
+    r"https?://[^\s<>]+"
+    r"|(?<![\w@])@[A-Za-z0-9_.\-]+(?:@[A-Za-z0-9.\-]+)?"
+    r"|(?<![\w/])[ur]/[A-Za-z0-9_\-]+"
+    r"|:[a-z0-9_+\-]+:"
+)
+# Teams: inline markup that forms whatever its neighbours are. "*" makes emphasis even inside a
+# word; "_" only at a word's edge; "](" or "][" completes a link (there are no link definitions,
+# so "[HIGH]" alone stays text); "`" a code span; "~~" strikethrough; an
+# entity such as "&amp;" would display as "&"; a backslash before punctuation is itself an escape.
+_TEAMS_INLINE = re.compile(
+    r"\*|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[])|`|~(?=~)|(?<=~)~|&(?=#?\w+;)"
+    r"|\\(?=[!-/:-@\[-`{-~])"
+    # "<" only where it opens an autolink (<https://…>, <a@b.example>); other "<" is plain text.
+    r"|<(?=[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>|[^\s<>@]+@[^\s<>]+>)"
+)
+# Block markers at the start of a line that only count when a space follows (lists, headings):
+# a no-break space in place of that space keeps the text and loses the meaning.
+_TEAMS_BLOCK_SPACE = re.compile(r"^([-+]|#{1,6}|\d{1,9}[.)])[ \t]+")
+# Block markers that need no space: a quote, an empty list item or a rule ("---"). Setext
+# underlines ("===") cannot form: every line is its own paragraph.
+_TEAMS_BLOCK_BARE = re.compile(r"^(>|-(?=[- \t]*$))")
 # Characters CommonMark (and Adaptive Cards' markdown subset) may treat as markup anywhere.
 _MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]()<>|~!])")
 # Characters that only start a block (list, heading, rule) at the beginning of a line; an ordered
@@ -62,10 +86,41 @@ def escape_plain(text: str) -> str:
     return neutralise_broadcasts(clean(text))
 
 
+def _slack_entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def escape_slack(text: str) -> str:
-    """Slack mrkdwn: escape ``& < >`` (so no ``<!channel>``, ``<@U…>`` or ``<url|label>``) and markers."""
-    text = escape_plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SLACK_MARKERS.sub(_ZWSP + r"\1" + _ZWSP, text)
+    """Slack mrkdwn: escape ``& < >`` (so no ``<!channel>``, ``<@U…>`` or ``<url|label>``) and markers.
+
+    URLs, handles and emoji shortcodes keep their characters: Slack links and matches them
+    before it formats, and a zero-width space inside one would cut the link at the first ``_``,
+    make a handle unsearchable or stop ``:rotating_light:`` rendering.
+    """
+    text = escape_plain(text)
+    out, start = [], 0
+    for match in _SLACK_INTACT.finditer(text):
+        out.append(_SLACK_MARKERS.sub(_ZWSP + r"\1" + _ZWSP, _slack_entities(text[start : match.start()])))
+        out.append(_slack_entities(match.group()))
+        start = match.end()
+    out.append(_SLACK_MARKERS.sub(_ZWSP + r"\1" + _ZWSP, _slack_entities(text[start:])))
+    return "".join(out)
+
+
+def escape_teams(text: str) -> str:
+    """Teams TextBlock markdown: escape only what would become markup, and break lines visibly.
+
+    Teams renders a small markdown subset (bold, italic, lists, links) and shows any other
+    backslash literally on mobile, so ``@startup_sara (7,200 followers)`` or ``<script>`` are left
+    as they are. A list or heading marker is defused with a no-break space after it instead of a
+    backslash; each line ends a paragraph, since a single newline would be folded into a space.
+    """
+    lines = []
+    for line in escape_plain(text).split("\n"):
+        line = _TEAMS_INLINE.sub(r"\\\g<0>", line.strip())
+        line = _TEAMS_BLOCK_SPACE.sub("\\1\u00a0", line)
+        lines.append(_TEAMS_BLOCK_BARE.sub(r"\\\1", line))
+    return "\n\n".join(lines)
 
 
 def escape_markdown(text: str) -> str:

@@ -3,8 +3,9 @@
 The "Send webhook alerts to a channel" workflow expects the Bot Framework message envelope:
 ``{"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
 "content": <AdaptiveCard>}]}``. TextBlocks render a markdown subset, so every untrusted string
-goes through :func:`escape_markdown`; the only link in the card is ours (``Action.OpenUrl``
-with a URL that passed :func:`safe_url`).
+goes through :func:`escape_teams`, which escapes only what would turn into markup and separates
+lines with a blank line (Teams folds a single newline into a space); the only link in the card
+is ours (``Action.OpenUrl`` with a URL that passed :func:`safe_url`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from alerting.channels.base import ChannelOptions
-from alerting.channels.render import AlertView, alert_view, escape_markdown, fit
+from alerting.channels.render import AlertView, alert_view, escape_teams, fit
 from alerting.channels.webhook import HttpChannel, HttpOptions, check_http_url, post_json
 from domain import DeliveryResult, Notification, NotificationAction, Urgency
 
-CARD_VERSION = "1.4"  # the newest version the Workflows "post card" action renders everywhere
+# The title's ``style: heading`` is an Adaptive Cards 1.5 property; Teams renders 1.5 on desktop,
+# web and mobile, and a card must declare the version of everything it uses.
+CARD_VERSION = "1.5"
 TITLE_CHARS = 200
 SUMMARY_CHARS = 2000
 FACT_CHARS = 500
@@ -61,25 +64,25 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
         # The quote is the only unbounded part: measure the card around a one-character quote, then
         # cut the quote to the bytes left, counted as they will be sent (UTF-8 inside a JSON string).
         frame = len(_encode(self._payload(view, notification, "x"))) - 1
-        quote = fit(view.quote, self.max_message_chars - frame, escape_markdown, measure=_json_bytes)
+        quote = fit(view.quote, self.max_message_chars - frame, escape_teams, measure=_json_bytes)
         return self._payload(view, notification, quote)
 
     def _payload(self, view: AlertView, notification: Notification, quote: str) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": fit(view.title, TITLE_CHARS, escape_markdown),
+                "text": fit(view.title, TITLE_CHARS, escape_teams),
                 "size": "Medium",
                 "weight": "Bolder",
                 "style": "heading",
                 "color": _colour(notification),
                 "wrap": True,
             },
-            {"type": "TextBlock", "text": fit(view.summary, SUMMARY_CHARS, escape_markdown), "wrap": True},
+            {"type": "TextBlock", "text": fit(view.summary, SUMMARY_CHARS, escape_teams), "wrap": True},
             {
                 "type": "FactSet",
                 "facts": [
-                    {"title": label, "value": fit(value, FACT_CHARS, escape_markdown)}
+                    {"title": label, "value": fit(value, FACT_CHARS, escape_teams)}
                     for label, value in view.fields
                 ],
             },
@@ -101,7 +104,7 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
         body.append(
             {
                 "type": "TextBlock",
-                "text": escape_markdown(view.footer),
+                "text": escape_teams(view.footer),
                 "size": "Small",
                 "isSubtle": True,
                 "wrap": True,

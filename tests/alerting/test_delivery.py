@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerting.config import ChannelConfig, RouteConfig, TeamConfig, apply_channel_overrides
 from domain import DeliveryResult
+from storage.db import create_db_engine, session_factory, upgrade
+from storage.installation import installation_id
 from storage.models import DeliveryRow
 from tests.alerting.helpers import Harness, classified
 from tests.factories import RecordingChannel, mention
@@ -69,3 +73,35 @@ def test_waiting_for_our_own_rate_limit_does_not_use_up_attempts(sessions: sessi
         waiting = session.scalars(select(DeliveryRow).where(DeliveryRow.status == "pending")).one()
         assert (waiting.attempts, waiting.last_error) == (0, "channel rate limit of 1/min")
         assert session.scalars(select(DeliveryRow).where(DeliveryRow.status == "dead")).all() == []
+
+
+def test_idempotency_keys_carry_the_installation_id(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    # Two installations (a reset database, or another deployment) raise the same alert #1.
+    other_engine = create_db_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other_engine)
+    keys = []
+    for factory in (sessions, session_factory(other_engine)):
+        h = Harness(factory, ROUTES, TEAMS)
+        (alert,) = h.raise_for(mention("1", "lumora refund"), classified("billing"))
+        h.deliver()
+        (sent,) = h.recorders["recording"].sent
+        with factory() as session:
+            installation = installation_id(session)
+        assert str(uuid.UUID(installation)) == installation
+        assert sent.idempotency_key == f"earshot-{installation}-{alert}-recording-fire"
+        keys.append(sent.idempotency_key)
+    other_engine.dispose()
+    assert keys[0] != keys[1]  # a deduplicating receiver keeps both
+
+
+def test_the_installation_id_is_stored_by_the_migration_and_stable(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        (stored,) = connection.execute(text("SELECT installation_id FROM installation")).scalars()
+    factory = session_factory(engine)
+    with factory() as session:
+        assert installation_id(session) == stored
+    with factory() as session:
+        assert installation_id(session) == stored
+    engine.dispose()

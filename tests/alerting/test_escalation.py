@@ -130,3 +130,50 @@ def test_escalation_waits_count_from_a_held_notification(sessions: sessionmaker[
     assert deliveries(sessions, alert)[0]["due"] == at(18 * 3600)
     with sessions() as session:
         assert session.get_one(AlertEscalationRow, alert).next_at == at(18 * 3600 + 300)
+
+
+def test_escalation_follows_grouping_one_per_group(sessions: sessionmaker[Session]) -> None:
+    grouped = RouteConfig(
+        name="outages",
+        team="ops",
+        match=RouteMatch(categories=["outage"]),
+        group_by=["brand"],
+        group_wait="30s",
+    )
+    teams = [TeamConfig(name="ops", channels=["recording"], escalation=CHAIN)]
+    h = Harness(sessions, [grouped, ROUTES[1]], teams, channels=("recording", "pager", "phone"))
+    alerts = [
+        h.raise_for(mention(str(i), f"lumora down {i}"), classified("outage", urgency=Urgency.CRITICAL))[0]
+        for i in range(5)
+    ]
+    h.clock.now = at(30)
+    h.deliver()
+    assert h.sent() == [alerts]  # one grouped notification...
+    h.clock.now = at(330)
+    with sessions.begin() as session:
+        assert escalation.run_due(session, now=h.clock()) == 1  # ...and one escalation, not five
+    h.deliver()
+    (page,) = h.recorders["pager"].sent
+    assert sorted(a["id"] for a in page.alert.details["group"]["alerts"]) == alerts
+    assert page.alert.group_key == "outages|brand=Lumora"
+    # Acknowledging some of the group does not stop it: the rest still needs someone.
+    with sessions.begin() as session:
+        for alert in alerts[:4]:
+            lifecycle.acknowledge(session, alert_id=alert, actor="ann", now=h.clock())
+    h.clock.now = at(930)
+    with sessions.begin() as session:
+        assert escalation.run_due(session, now=h.clock()) == 1
+    h.deliver()
+    (phone,) = h.recorders["phone"].sent
+    assert phone.alert.id == alerts[4] and phone.alert.group_key == "outages|brand=Lumora"
+    with sessions.begin() as session:
+        lifecycle.acknowledge(session, alert_id=alerts[4], actor="ann", now=h.clock())
+    h.clock.now = at(5000)
+    with sessions.begin() as session:
+        assert escalation.run_due(session, now=h.clock()) == 0
+    h.deliver()
+    # The group is acknowledged once, on every channel that heard about it.
+    acks = {
+        c: [n.alert.group_key for n in r.sent if n.action == "acknowledge"] for c, r in h.recorders.items()
+    }
+    assert acks == {c: ["outages|brand=Lumora"] for c in ("recording", "pager", "phone")}

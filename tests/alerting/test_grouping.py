@@ -179,3 +179,76 @@ def test_route_inherits_global_grouping_defaults(sessions: sessionmaker[Session]
     assert deliveries(sessions, a)[0]["due"] == at(60)
     with sessions() as s:
         assert s.scalars(select(DeliveryRow)).one().status == "pending"
+
+
+# PagerDuty-style lifecycle: every notification about a group carries the key it was triggered with.
+def _lumora(h: Harness, name: str) -> int:
+    (alert,) = h.raise_for(mention(name, f"lumora {name} is down"), classified("outage"))
+    return alert
+
+
+def _keys(h: Harness, action: str) -> list[str]:
+    return [n.alert.group_key for n in h.recorders["recording"].sent if n.action == action]
+
+
+def test_a_group_is_acknowledged_and_resolved_under_the_key_it_fired_with(
+    sessions: sessionmaker[Session],
+) -> None:
+    h = Harness(sessions, [GROUPED, DEFAULT], TEAMS)
+    a, b = _lumora(h, "A"), _lumora(h, "B")
+    h.clock.now = at(30)
+    h.deliver()
+    (fired,) = _keys(h, "fire")
+    assert fired == "outages|brand=Lumora"
+    for action, alert in [("ack", a), ("ack", b), ("resolve", a), ("resolve", b)]:
+        with sessions.begin() as session:
+            if action == "ack":
+                lifecycle.acknowledge(session, alert_id=alert, actor="ann", now=h.clock())
+            else:
+                lifecycle.resolve(session, alert_id=alert, actor="ann", now=h.clock())
+        h.deliver()
+        if alert == a:  # B is still open: the group's incident must stay as it is
+            assert _keys(h, "acknowledge" if action == "ack" else "resolve") == []
+    # One acknowledge and one resolve, for the whole group, addressed to the incident it triggered.
+    assert _keys(h, "acknowledge") == [fired] and _keys(h, "resolve") == [fired]
+
+
+def test_a_single_alert_of_a_group_fires_with_the_group_key(sessions: sessionmaker[Session]) -> None:
+    h = Harness(sessions, [GROUPED, DEFAULT], TEAMS)
+    a = _lumora(h, "A")
+    h.clock.now = at(30)
+    h.deliver()
+    with sessions.begin() as session:
+        lifecycle.resolve(session, alert_id=a, actor="ann", now=h.clock())
+    h.deliver()
+    assert _keys(h, "fire") == _keys(h, "resolve") == ["outages|brand=Lumora"]
+
+
+def test_an_alert_acknowledged_before_its_group_was_sent_does_not_fire(
+    sessions: sessionmaker[Session],
+) -> None:
+    h = Harness(sessions, [GROUPED, DEFAULT], TEAMS)
+    a, b = _lumora(h, "A"), _lumora(h, "B")
+    with sessions.begin() as session:
+        lifecycle.acknowledge(session, alert_id=a, actor="ann", now=h.clock())
+    h.clock.now = at(30)
+    report = h.deliver()
+    assert h.sent() == [[b]] and report.cancelled == 1
+    # Acknowledging the other one as well: nothing about A ever went out, so nothing to take back.
+    with sessions.begin() as session:
+        lifecycle.acknowledge(session, alert_id=b, actor="ann", now=h.clock())
+    h.deliver()
+    assert [n.action for n in h.recorders["recording"].sent] == ["fire", "acknowledge"]
+    assert [d["action"] for d in deliveries(sessions, a)] == []  # dropped, with an audit event
+
+
+def test_everything_acknowledged_before_the_group_was_sent_sends_nothing(
+    sessions: sessionmaker[Session],
+) -> None:
+    h = Harness(sessions, [GROUPED, DEFAULT], TEAMS)
+    for alert in (_lumora(h, "A"), _lumora(h, "B")):
+        with sessions.begin() as session:
+            lifecycle.acknowledge(session, alert_id=alert, actor="ann", now=h.clock())
+    h.clock.now = at(30)
+    h.deliver()
+    assert h.recorders["recording"].sent == []

@@ -24,6 +24,7 @@ from collectors.base import FetchResult
 from scheduler.delivery import deliver_due
 from scheduler.pipeline import run_source
 from storage.alerting_tables import AlertEscalationRow
+from storage.installation import installation_id
 from storage.models import DeliveryRow
 from tests.factories import Clock, RecordingChannel, ScriptedCollector, components, mention
 
@@ -122,15 +123,16 @@ def test_mention_to_grouped_notification_to_escalation(sessions: sessionmaker[Se
     clock.advance(seconds=119)  # escalation waits count from the notification, not the alert
     assert timers.run() == (0, 0)
     clock.advance(seconds=1)
-    assert timers.run() == (2, 0)
-    assert deliver_due(comps).delivered == 2
-    assert sorted(n.action for n in pager.sent) == ["escalate", "escalate"]
+    # One escalation per group, never one per alert: the second alert joined the group's.
+    assert timers.run() == (1, 0)
+    assert deliver_due(comps).delivered == 1
+    assert sorted(n.action for n in pager.sent) == ["escalate"]
     with sessions() as session:
         states = session.scalars(select(AlertEscalationRow.state)).all()
-        assert states == ["done", "done"]
+        assert states == ["done"]
         keys = session.scalars(
             select(DeliveryRow.idempotency_key).where(DeliveryRow.action == "escalate")
         ).all()
-        assert sorted(keys) == ["earshot-1-pager-escalate-c0s0", "earshot-2-pager-escalate-c0s0"]
+        assert keys == [f"earshot-{installation_id(session)}-1-pager-escalate-c0s0"]
     clock.advance(seconds=timedelta(hours=1).total_seconds())
     assert timers.run() == (0, 0)

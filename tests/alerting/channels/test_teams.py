@@ -56,7 +56,7 @@ def test_fixture_has_the_workflows_envelope() -> None:
     (attachment,) = payload["attachments"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
-    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     assert card["actions"] == [
         {
             "type": "Action.OpenUrl",
@@ -73,8 +73,9 @@ def test_hostile_text_stays_text(hostile: list[str], field: str) -> None:
         changes: dict[str, Any] = {field: text}
         payload = channel.render(notification(**changes))
         for value in card_texts(payload):
+            # Only what Teams would turn into markup is escaped (test_validators renders it).
             bare = re.sub(r"\\.", "", value)  # what is left once escaped characters are removed
-            assert not re.search(r"[\[\]()<>*_`]", bare), value
+            assert not re.search(r"[*`]|\]\(", bare), value
             assert not BROADCAST.search(value)
         # links only ever come from our own action, never from text
         assert "evil.example" not in json.dumps(payload["attachments"][0]["content"].get("actions", []))
