@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from alerting import monitors
 from alerting.config import HealthConfig, RouteConfig, TeamConfig
+from collectors.redact import redact
 from domain import AlertKind, Urgency
 from storage.models import SourceHealthRow
+from storage.sources import failing_parts
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ def problem(row: SourceHealthRow | None, config: HealthConfig) -> tuple[str, Urg
     if row is None:
         return None  # never ran yet: nothing to judge
     if row.consecutive_failures >= config.failures:
-        error = (row.last_error or "unknown error").splitlines()[0][:300]
+        # Errors stored before redaction existed may still carry a feed's key: redact on the way out.
+        error = redact((row.last_error or "unknown error").splitlines()[0][:300])
+        if failing_parts(row):
+            # Runs where only some parts (feeds, searches) failed count too: part of the source is down.
+            return f"had failing parts {row.consecutive_failures} runs in a row: {error}", Urgency.HIGH
         return f"failed {row.consecutive_failures} runs in a row: {error}", Urgency.HIGH
     if config.empty_runs and row.consecutive_empty >= config.empty_runs:
         return f"returned nothing new for {row.consecutive_empty} runs in a row", Urgency.MEDIUM
@@ -85,7 +91,7 @@ def check_sources(
                 "source_kind": source.kind,
                 "consecutive_failures": row.consecutive_failures if row else 0,
                 "consecutive_empty": row.consecutive_empty if row else 0,
-                "last_error": row.last_error if row else None,
+                "last_error": redact(row.last_error) if row and row.last_error else None,
             },
         )
         monitors.start_incident(session, state, alert, now)

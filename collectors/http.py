@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -19,12 +22,51 @@ from collectors.errors import (
     RateLimited,
     TemporarilyUnavailable,
 )
+from collectors.netguard import GuardedTransport, NetGuard
+from collectors.redact import install_log_redaction, redact, redact_url
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 5
 # Below this a reset header is a delay in seconds; above it, a Unix timestamp (no API resets 30 years out).
 _EPOCH_THRESHOLD = 10**9
 _RESET_HEADERS = ("retry-after", "x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset")
+# httpx logs every request URL at INFO; feed URLs can carry keys in their query strings.
+install_log_redaction("httpx", "collectors", "scheduler.pipeline")
+
+# The wall-clock deadline (time.monotonic()) of the source run this thread works for, if any.
+# httpx's timeouts apply per read, so a server dripping one byte a second never trips them.
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("earshot_run_deadline", default=None)
+
+
+class DeadlineExceeded(TemporarilyUnavailable):
+    """The source run used up its wall-clock budget (``sources[].timeout_seconds``)."""
+
+
+@contextlib.contextmanager
+def run_deadline(seconds: float) -> Iterator[None]:
+    """Bound every fetch made in this context (and contexts copied from it) to ``seconds`` in all."""
+    token = _DEADLINE.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining(url: str = "") -> float | None:
+    """Seconds left before the current run's deadline (None without one); raise once it has passed."""
+    current = _DEADLINE.get()
+    if current is None:
+        return None
+    left = current[0] - time.monotonic()
+    if left <= 0:
+        where = f"{redact_url(url)}: " if url else ""
+        raise DeadlineExceeded(f"{where}run deadline of {current[1]:g} s exceeded")
+    return left
+
+
+def _deadline_hook(response: httpx.Response) -> None:
+    # Runs before each redirect is followed, so a chain of slow hops cannot outlast the deadline.
+    remaining(str(response.request.url))
 
 
 class ResponseTooLarge(BadPayload):
@@ -45,7 +87,7 @@ class Fetched:
         try:
             return json.loads(self.content)
         except (ValueError, UnicodeDecodeError) as error:
-            raise BadPayload(f"{self.url}: response is not valid JSON ({error})") from error
+            raise BadPayload(f"{redact_url(self.url)}: response is not valid JSON ({error})") from error
 
 
 def make_client(
@@ -55,14 +97,26 @@ def make_client(
     timeout: float | None = None,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     headers: Mapping[str, str] | None = None,
+    guard: NetGuard | None = None,
 ) -> httpx.Client:
-    """An httpx client with the context's user agent and timeout, following a bounded number of redirects."""
+    """An httpx client with the context's user agent and timeout, following a bounded number of redirects.
+
+    With a ``guard``, connections go only to public addresses (see collectors.netguard), redirects
+    never downgrade https to http, and proxies from the environment are not used (a proxy would
+    resolve names where the guard cannot check them).
+    """
+    hooks: list[Any] = [_deadline_hook]
+    if guard is not None:
+        hooks.append(guard.check_redirect)
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(timeout if timeout is not None else context.timeout_seconds),
         follow_redirects=True,
         max_redirects=max_redirects,
         headers={"User-Agent": context.user_agent, **(headers or {})},
+        event_hooks={"response": hooks},
+        transport=GuardedTransport(guard) if guard is not None else None,
+        trust_env=guard is None,
     )
 
 
@@ -77,39 +131,52 @@ def fetch(
     """GET ``url``, reading at most ``max_bytes`` of (decompressed) body; map transport failures.
 
     Status codes are not checked here; call ``check_status`` (feeds need to see 304 first).
+    Inside ``run_deadline`` the whole exchange, redirects and a slowly dripping body included,
+    ends with DeadlineExceeded when the run's time is up. Error messages carry the URL redacted.
     """
+    shown = redact_url(url)
+    left = remaining(url)
+    timeout: Any = httpx.USE_CLIENT_DEFAULT
+    if left is not None:
+        configured = client.timeout.read or left
+        timeout = httpx.Timeout(min(configured, left))
     try:
-        with client.stream("GET", url, params=params, headers=headers) as response:
+        with client.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes and response.status_code < 300:
-                raise ResponseTooLarge(f"{url}: body of {declared} bytes exceeds the {max_bytes}-byte limit")
+                raise ResponseTooLarge(
+                    f"{shown}: body of {declared} bytes exceeds the {max_bytes}-byte limit"
+                )
             chunks: list[bytes] = []
             size = 0
             # Counting decoded bytes also bounds gzip bombs, which a Content-Length check cannot.
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ResponseTooLarge(f"{url}: body exceeds the {max_bytes}-byte limit")
+                    raise ResponseTooLarge(f"{shown}: body exceeds the {max_bytes}-byte limit")
                 chunks.append(chunk)
+                remaining(url)
             return Fetched(response.status_code, str(response.url), response.headers, b"".join(chunks))
     except httpx.TimeoutException as error:
-        raise TemporarilyUnavailable(f"{url}: timed out ({type(error).__name__})") from error
+        remaining(url)  # a read cut short by the run's deadline is reported as the deadline
+        raise TemporarilyUnavailable(f"{shown}: timed out ({type(error).__name__})") from error
     except httpx.TooManyRedirects as error:
-        raise TemporarilyUnavailable(f"{url}: too many redirects") from error
+        raise TemporarilyUnavailable(f"{shown}: too many redirects") from error
     except httpx.DecodingError as error:
-        raise BadPayload(f"{url}: could not decode the response body ({error})") from error
+        raise BadPayload(f"{shown}: could not decode the response body ({redact(str(error))})") from error
     except httpx.UnsupportedProtocol as error:
-        raise BadConfiguration(f"{url}: unsupported URL ({error})") from error
+        raise BadConfiguration(f"{shown}: unsupported URL ({redact(str(error))})") from error
     except httpx.TransportError as error:
-        raise TemporarilyUnavailable(f"{url}: {type(error).__name__}: {error}") from error
+        raise TemporarilyUnavailable(f"{shown}: {type(error).__name__}: {redact(str(error))}") from error
     except httpx.InvalidURL as error:
-        raise BadConfiguration(f"{url}: invalid URL ({error})") from error
+        raise BadConfiguration(f"{shown}: invalid URL ({redact(str(error))})") from error
 
 
 def check_status(status: int, headers: Mapping[str, str], url: str, now: datetime) -> None:
     """Raise the collector error matching an unsuccessful HTTP status; return for 2xx and 304."""
     if 200 <= status < 300 or status == 304:
         return
+    url = redact_url(url)
     if status == 429:
         until = reset_time(headers, now)
         raise RateLimited(f"{url}: rate limited (HTTP 429)", until=until)

@@ -12,6 +12,7 @@ subreddit's ``/r/<name>/new/.rss``.
 
 from __future__ import annotations
 
+import contextvars
 import io
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from collectors.base import Collector, CollectorContext, CollectorOptions, Curso
 from collectors.errors import BadPayload, CollectorError
 from collectors.http import DEFAULT_MAX_REDIRECTS, check_status, combine_errors, fetch, make_client
 from collectors.matching import BrandMatcher
+from collectors.netguard import NetGuard
 from collectors.normalise import (
     canonical_url,
     from_struct_time,
@@ -36,6 +38,7 @@ from collectors.normalise import (
     stable_id,
     tidy_whitespace,
 )
+from collectors.redact import redact_url
 from domain import Author, Engagement, Mention
 
 _MAX_ID_LENGTH = 200
@@ -51,6 +54,11 @@ class RssOptions(CollectorOptions):
     timeout_seconds: float | None = Field(default=None, gt=0, description="Per request.")
     max_seen_per_feed: int = Field(default=500, ge=10, le=20_000)
     concurrency: int = Field(default=4, ge=1, le=32, description="Feeds downloaded in parallel.")
+    allow_private: bool = Field(
+        default=False,
+        description="Let the configured feeds' own hosts be private or loopback addresses "
+        "(redirects elsewhere stay refused).",
+    )
 
     @field_validator("feeds")
     @classmethod
@@ -196,7 +204,8 @@ class FeedReader:
             try:
                 mention, key, when = self._entry(entry, feed, feed_url, feed_key)
             except Exception as error:  # one unreadable entry must not cost the feed
-                problems.append(f"{feed_url}: entry {index} unreadable ({type(error).__name__}: {error})")
+                where = redact_url(feed_url)
+                problems.append(f"{where}: entry {index} unreadable ({type(error).__name__}: {error})")
                 continue
             stamp = when.timestamp() if when else None
             if key in known:
@@ -272,6 +281,14 @@ class _Outcome:
     problems: list[str] = field(default_factory=list)
 
 
+def _failure(outcome: _Outcome) -> str:
+    """'<feed>: <error>' with the URL redacted and not repeated when the error starts with it."""
+    where = redact_url(outcome.url)
+    message = str(outcome.error)
+    message = message.removeprefix(f"{where}: ")
+    return f"{where}: {type(outcome.error).__name__}: {message}"
+
+
 class RssCollector(Collector[RssOptions]):
     """Collects brand mentions from RSS, Atom and RDF feeds."""
 
@@ -280,8 +297,9 @@ class RssCollector(Collector[RssOptions]):
 
     def __init__(self, *, name: str, options: RssOptions, context: CollectorContext) -> None:
         super().__init__(name=name, options=options, context=context)
+        guard = NetGuard.allowing(options.feeds) if options.allow_private else NetGuard()
         self._client = make_client(
-            context, timeout=options.timeout_seconds, max_redirects=options.max_redirects
+            context, timeout=options.timeout_seconds, max_redirects=options.max_redirects, guard=guard
         )
 
     def fetch(self, cursor: Cursor | None) -> FetchResult:
@@ -291,18 +309,23 @@ class RssCollector(Collector[RssOptions]):
         now = self.context.now()
         reader = FeedReader(source=self.name, kind=self.kind, matcher=self.context.matcher, now=now)
         feeds = self.options.feeds
+        # Each worker runs in a copy of this context, so the run's deadline (a context variable
+        # that the pipeline sets) bounds every feed; one Context cannot be entered by two threads.
+        jobs = [(contextvars.copy_context(), url) for url in feeds]
         with ThreadPoolExecutor(max_workers=min(self.options.concurrency, len(feeds))) as pool:
-            downloads = pool.map(lambda url: self._download(url, FeedState.load(states.get(url)), now), feeds)
+            downloads = pool.map(
+                lambda job: job[0].run(self._download, job[1], FeedState.load(states.get(job[1])), now), jobs
+            )
             outcomes = [self._parse(outcome, reader) for outcome in downloads]
-        failures = [o for o in outcomes if o.error is not None]
-        if len(failures) == len(outcomes):
-            raise combine_errors([o.error for o in failures if o.error is not None], what="feed")
+        failed = [o for o in outcomes if o.error is not None]
+        if len(failed) == len(outcomes):
+            raise combine_errors([o.error for o in failed if o.error is not None], what="feed")
         mentions = [m for o in outcomes if o.read for m in o.read.mentions]
         problems = [p for o in outcomes for p in o.problems]
-        problems += [f"{o.url}: {o.error}" for o in failures]
         fetched = sum(o.read.entries for o in outcomes if o.read)
+        # A failed feed keeps its old state, so the next run starts from where it was.
         new_cursor = {"feeds": {o.url: o.state.dump() for o in outcomes}}
-        return FetchResult(mentions, new_cursor, problems, fetched)
+        return FetchResult(mentions, new_cursor, problems, fetched, [_failure(o) for o in failed])
 
     def _download(self, url: str, state: FeedState, now: datetime) -> tuple[_Outcome, Any]:
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}
@@ -327,12 +350,13 @@ class RssCollector(Collector[RssOptions]):
             parsed = parse_feed(response.content, response.headers, response.url)
             read = reader.read(parsed, outcome.url, outcome.state, self.options.max_seen_per_feed)
         except Exception as error:  # a parser crash on hostile input costs this feed only
-            outcome.error = BadPayload(f"{outcome.url}: unreadable feed ({type(error).__name__}: {error})")
+            where = redact_url(outcome.url)
+            outcome.error = BadPayload(f"{where}: unreadable feed ({type(error).__name__}: {error})")
             return outcome
         outcome.read = read
         outcome.problems.extend(read.problems)
         if parsed.get("bozo") and not is_benign(parsed.get("bozo_exception")):
-            problem = f"{outcome.url}: malformed feed ({parsed.get('bozo_exception')})"
+            problem = f"{redact_url(outcome.url)}: malformed feed ({parsed.get('bozo_exception')})"
             if not read.entries:
                 outcome.problems.append(problem + "; no entries could be read")
                 return outcome  # keep the old validators so the next run reads it again

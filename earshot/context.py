@@ -62,6 +62,11 @@ def setup_logging(level: str, verbose: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
+    from collectors.redact import RedactingFilter
+
+    # Query strings and credentials in URLs never reach the log, whichever logger carries them.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     # Third-party libraries are chatty at INFO.
     for noisy in ("apscheduler", "httpx", "httpcore", "urllib3", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

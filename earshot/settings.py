@@ -58,6 +58,8 @@ class SourceConfig(BaseModel):
     enabled: bool = True
     interval_seconds: float = Field(300.0, ge=1.0)
     jitter_seconds: float = Field(5.0, ge=0.0)
+    # Wall-clock budget of one run, every request (feeds, pages, redirects) included.
+    timeout_seconds: float = Field(60.0, gt=0.0, le=3600.0)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -9,21 +9,30 @@ idempotent, stores nothing twice.
 from __future__ import annotations
 
 import logging
+import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from sqlalchemy.exc import StatementError
 
 from alerting.service import raise_alerts
 from classifiers.base import ClassifierInput
 from collectors.base import FetchResult
 from collectors.errors import CollectorError, RateLimited
+from collectors.http import run_deadline
 from collectors.neardup import NearDuplicateIndex
+from collectors.redact import redact
 from domain import Classification, Mention, MentionKey
 from scheduler.components import Components, SourceRuntime
 from storage import mentions as mention_repo
 from storage import sources as source_repo
 
 log = logging.getLogger(__name__)
+
+# A source run's wall-clock budget when its config does not set ``timeout_seconds``.
+DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass
@@ -38,6 +47,7 @@ class RunReport:
     folded: int = 0
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -57,17 +67,33 @@ def warm_up(components: Components) -> None:
     log.info("near-duplicate index holds %d recent mentions", index.size)
 
 
-def run_source(components: Components, name: str) -> RunReport:
-    """Fetch one source since its cursor and push what is new through the pipeline."""
+def run_source(components: Components, name: str, *, timeout_seconds: float | None = None) -> RunReport:
+    """Fetch one source since its cursor and push what is new through the pipeline.
+
+    The fetch runs under a wall-clock deadline (``timeout_seconds``, else the source's configured
+    ``timeout_seconds``, else 60 s) that covers every request of the run; running out is a failure.
+    """
     source = components.sources[name]
     report = RunReport(source=name)
+    budget = timeout_seconds or _configured_timeout(source)
     with components.sessions() as session:
         cursor = source_repo.get_cursor(session, name)
+    started = time.monotonic()
     try:
-        result = source.collector.fetch(cursor)
+        with run_deadline(budget):
+            result = source.collector.fetch(cursor)
     except Exception as exc:  # any collector failure is recorded; other sources keep running
         _record_failure(components, source, exc, report)
         return report
+    if time.monotonic() - started > budget and not result.failures:
+        # The collector finished without noticing (no request after the deadline): still a failure.
+        result = FetchResult(
+            result.mentions,
+            result.cursor,
+            result.problems,
+            result.fetched,
+            [f"run: exceeded its deadline of {budget:g} s"],
+        )
     try:
         ingest(components, source, result, report)
     except Exception as exc:
@@ -77,15 +103,37 @@ def run_source(components: Components, name: str) -> RunReport:
     return report
 
 
-def _record_failure(components: Components, source: SourceRuntime, exc: Exception, report: RunReport) -> None:
-    kind = type(exc).__name__
-    detail = f"{kind}: {exc}"
+def _configured_timeout(source: SourceRuntime) -> float:
+    # SourceRuntime gains ``timeout_seconds`` (from sources[].timeout_seconds) in the composition
+    # root; until then, and for runtimes built by hand, the default applies.
+    value = getattr(source, "timeout_seconds", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else DEFAULT_TIMEOUT_SECONDS
+
+
+def describe_error(exc: BaseException) -> str:
+    """'<Kind>: <message>' for logs and source health: URLs redacted, SQL and its parameters left out."""
+    if isinstance(exc, StatementError):
+        # str() of a SQLAlchemy error embeds the statement and every bound parameter (mention
+        # text, ids): keep only the driver's own first line.
+        original = exc.orig if exc.orig is not None else exc
+        first = (str(original).strip().splitlines() or [""])[0][:300]
+        return redact(f"{type(exc).__name__} ({type(original).__name__}): {first}")
+    detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, RateLimited) and exc.until:
         detail += f" (until {exc.until.isoformat()})"
+    return redact(detail)
+
+
+def _record_failure(components: Components, source: SourceRuntime, exc: Exception, report: RunReport) -> None:
+    detail = describe_error(exc)
     report.error = detail
     components.counters.add(runs=1, failures=1)
-    level = logging.WARNING if isinstance(exc, CollectorError) else logging.ERROR
-    log.log(level, "source %s failed: %s", source.name, detail, exc_info=not isinstance(exc, CollectorError))
+    if isinstance(exc, CollectorError):
+        log.warning("source %s failed: %s", source.name, detail)
+    else:
+        # The frames only: the exception's own text may carry SQL parameters (already summarised).
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("source %s failed: %s\nTraceback (most recent call last):\n%s", source.name, detail, frames)
     with components.sessions() as session, session.begin():
         source_repo.record_failure(
             session, source=source.name, kind=source.kind, error=detail, now=components.clock()
@@ -95,9 +143,12 @@ def _record_failure(components: Components, source: SourceRuntime, exc: Exceptio
 def ingest(components: Components, source: SourceRuntime, result: FetchResult, report: RunReport) -> None:
     """Dedup, classify, store, cluster and route one fetch result, committing once."""
     report.fetched = result.fetched or len(result.mentions)
-    report.problems = list(result.problems)
-    for problem in result.problems:
+    report.problems = [redact(p) for p in result.problems]
+    report.failures = [redact(f) for f in result.failures]
+    for problem in report.problems:
         log.warning("source %s: %s", source.name, problem)
+    for failure in report.failures:
+        log.warning("source %s: part failed: %s", source.name, failure)
     unique: dict[MentionKey, Mention] = {}
     for mention in result.mentions:
         unique.setdefault(mention.key, mention)
@@ -130,9 +181,26 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
                 report.alerts += created
                 report.folded += folded
         source_repo.set_cursor(session, source.name, result.cursor, now=now)
-        source_repo.record_success(session, source=source.name, kind=source.kind, items=report.new, now=now)
+        if report.failures:
+            source_repo.record_partial(
+                session,
+                source=source.name,
+                kind=source.kind,
+                items=report.new,
+                failures=report.failures,
+                now=now,
+            )
+        else:
+            source_repo.record_success(
+                session, source=source.name, kind=source.kind, items=report.new, now=now
+            )
     components.counters.add(
-        runs=1, fetched=report.fetched, stored=report.new, duplicates=report.duplicates, alerts=report.alerts
+        runs=1,
+        failures=1 if report.failures else 0,
+        fetched=report.fetched,
+        stored=report.new,
+        duplicates=report.duplicates,
+        alerts=report.alerts,
     )
     log.info(
         "source %s: fetched %d, new %d, duplicates %d, alerts %d",

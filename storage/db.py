@@ -27,7 +27,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    # hide_parameters: a database error shown in the CLI, a log or a page never carries row values.
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from domain import Classification, Mention, MentionKey
 from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
+from storage.sanitise import clean_keys, clean_mention
 
 # Keep IN-lists and multi-row VALUES well under SQLite's variable limit.
 CHUNK = 500
@@ -45,9 +46,12 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def existing_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey]:
-    """Which of ``keys`` are already stored."""
+    """Which of ``keys`` are already stored (keys with control characters match their stored form)."""
+    # Stored ids have had NUL and control characters stripped; query by that form, which also
+    # keeps a NUL out of the statement (PostgreSQL refuses it).
+    originals = clean_keys(keys)
     by_source: dict[str, list[str]] = {}
-    for key in dict.fromkeys(keys):
+    for key in originals:
         by_source.setdefault(key.source, []).append(key.external_id)
     found: set[MentionKey] = set()
     for source, external_ids in by_source.items():
@@ -59,7 +63,8 @@ def existing_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKe
                     MentionRow.source == source, MentionRow.external_id.in_(chunk)
                 )
             )
-            found.update(MentionKey(source, ext) for ext in rows)
+            for ext in rows:
+                found.update(originals.get(MentionKey(source, ext), ()))
     return found
 
 
@@ -110,6 +115,8 @@ def store_mentions(
     """
     if not mentions:
         return []
+    # Every string is stored without NUL and control characters; callers get the cleaned copies.
+    mentions = [clean_mention(m) for m in mentions]
     classes = list(classifications) if classifications is not None else [None] * len(mentions)
     by_key: dict[MentionKey, int] = {}
     for index, m in enumerate(mentions):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import CursorRow, SourceHealthRow
+
+_MAX_ERROR = 4000
 
 
 def get_cursor(session: Session, source: str) -> dict[str, Any] | None:
@@ -64,12 +67,46 @@ def record_failure(session: Session, *, source: str, kind: str, error: str, now:
     row = _health(session, source, kind)
     row.last_run_at = now
     row.last_error_at = now
-    row.last_error = error[:2000]
+    row.last_error = error[:_MAX_ERROR]
     row.consecutive_failures += 1
     row.items_last_run = 0
     row.total_runs += 1
     row.total_failures += 1
     return row
+
+
+PARTS_FAILED = "parts failed"
+
+
+def record_partial(
+    session: Session, *, source: str, kind: str, items: int, failures: Sequence[str], now: datetime
+) -> SourceHealthRow:
+    """Count a run that stored ``items`` but whose listed parts (feeds, searches...) failed.
+
+    It is a success for the parts that worked (their mentions and cursors are stored) and a
+    failure for the source: it adds to ``consecutive_failures``, so the health alert fires when
+    parts keep failing, and ``last_error`` lists every failed part, one a line.
+    """
+    streak = _health(session, source, kind).consecutive_failures or 0
+    row = record_success(session, source=source, kind=kind, items=items, now=now)
+    row.last_error_at = now
+    row.last_error = (f"{len(failures)} {PARTS_FAILED}: " + "\n".join(failures))[:_MAX_ERROR]
+    row.consecutive_failures = streak + 1
+    row.total_failures += 1
+    return row
+
+
+def failing_parts(row: SourceHealthRow) -> list[str]:
+    """The parts that failed in the source's last run, when that run otherwise succeeded."""
+    error = row.last_error or ""
+    # A clean run resets the streak; a partial one stamps success and error with the same time.
+    partial = row.last_run_at is not None and row.last_run_at == row.last_success_at == row.last_error_at
+    if not partial or not row.consecutive_failures:
+        return []
+    head, _, rest = error.partition(": ")
+    if not head.endswith(PARTS_FAILED):
+        return []
+    return [line for line in rest.split("\n") if line]
 
 
 def list_health(session: Session) -> list[SourceHealthRow]:

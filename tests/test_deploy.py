@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +151,60 @@ def _get(port: int, path: str) -> Any:
     return response.json() if response.status_code == 200 else None
 
 
+def _query(url: str, sql: str) -> list[Any]:
+    from sqlalchemy import text
+
+    from storage.db import create_db_engine
+
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _stored_demo_ids(url: str) -> set[str]:
+    return {str(r[0]) for r in _query(url, "SELECT external_id FROM mentions WHERE source = 'demo'")}
+
+
+def _demo_cursor(url: str) -> dict[str, Any]:
+    rows = _query(url, "SELECT cursor FROM collector_cursors WHERE source = 'demo'")
+    return dict(rows[0][0]) if rows else {}
+
+
+def _demo_position(url: str) -> int:
+    cursor = _demo_cursor(url)
+    assert int(cursor.get("loop", 0)) == 0, "the demo stream looped; the test would need to follow it"
+    return int(cursor.get("position", 0))
+
+
+def _demo_replay_ids(url: str, position: int) -> set[str]:
+    """Ids of the demo mentions among the first ``position`` stream items, replayed in-process."""
+    from collectors.base import CollectorContext
+    from collectors.demo import DemoCollector, DemoOptions
+    from earshot.compose import brand_matcher
+    from earshot.settings import load_settings
+
+    settings = load_settings(ROOT / "earshot.example.yaml")
+    options = next(s.options for s in settings.sources if s.name == "demo")
+    replay = DemoCollector(
+        name="demo",
+        options=DemoOptions(**{**options, "per_run": position}),
+        context=CollectorContext(matcher=brand_matcher(settings)),
+    )
+    result = replay.fetch({**_demo_cursor(url), "position": 0, "loop": 0})
+    return {m.external_id for m in result.mentions}
+
+
+def _mentions_without_classification(url: str) -> int:
+    sql = (
+        "SELECT count(*) FROM mentions m LEFT JOIN classifications c ON c.mention_id = m.id"
+        " WHERE c.mention_id IS NULL"
+    )
+    return int(_query(url, sql)[0][0])
+
+
 def test_compose_commands_serve_demo_data_and_survive_a_kill(
     app_process: tuple[subprocess.Popen[str], int], compose_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -163,9 +219,11 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
     assert mentions["items"][0]["classification"]["sentiment"] in {"negative", "neutral", "positive"}
     alerts_file = tmp_path / "data" / "alerts.jsonl"
     _wait_for(lambda: alerts_file.exists() and alerts_file.read_text().count("\n") > 5)
+    url = compose_env["EARSHOT_DATABASE__URL"]
     # Kill -9 mid-stream, then start again: nothing lost, nothing stored or delivered twice.
     proc.kill()
     proc.wait(timeout=10)
+    before_ids, before_position = _stored_demo_ids(url), _demo_position(url)
     restarted = subprocess.Popen(
         [EARSHOT, "run"],
         env=compose_env,
@@ -206,6 +264,14 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
                 engine.dispose()
 
         _wait_for(all_delivered)
+        # Mentions: the restarted run went on from the committed cursor, and every demo item up to
+        # where the cursor now stands is stored (the run cut off by the kill was fetched again).
+        _wait_for(lambda: _demo_position(url) > before_position)
+        after_ids, position = _stored_demo_ids(url), _demo_position(url)
+        assert before_ids <= after_ids
+        expected = _demo_replay_ids(url, position)
+        assert len(expected) > 250 and expected <= _stored_demo_ids(url)
+        assert _mentions_without_classification(url) == 0
         fired = [
             json.loads(line)["idempotency_key"]
             for line in alerts_file.read_text().splitlines()
@@ -230,3 +296,110 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
     finally:
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=30) == 0
+
+
+def _copy_source(destination: Path) -> Path:
+    """The project as an sdist would hold it: no venv, tests, caches or local databases."""
+    everywhere = {".venv", ".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+    top_level = {"tests", "bench", "build", "dist", "data"}  # collectors/data is package data: keep it
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in everywhere or n.endswith((".egg-info", ".db"))}
+        if Path(directory) == ROOT:
+            skipped |= top_level & set(names)
+        return skipped
+
+    shutil.copytree(ROOT, destination, ignore=ignore)
+    return destination
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_wheel_installs_into_a_fresh_venv_and_runs(compose_env: dict[str, str], tmp_path: Path) -> None:
+    """Build the wheel, install it in a new venv, then `earshot db upgrade` and `earshot run` on PostgreSQL.
+
+    The venv gets the wheel only; its dependencies come from this environment's site-packages via a
+    .pth file (no network here), appended after the venv's own site-packages, so every project
+    module (and its data: migrations, demo stream, model) is imported from the installed wheel.
+    """
+    source = _copy_source(tmp_path / "src")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(source),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    (wheel,) = dist.glob("earshot-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True, timeout=60)  # type: ignore[attr-defined]
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(purelib) / "zz_earshot_runtime_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    shutil.rmtree(source)  # nothing may be read from the source tree any more
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import earshot, storage.db; print(earshot.__file__); print(storage.db.MIGRATIONS)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    ).stdout.split()
+    assert all(path.startswith(purelib) for path in where), where
+    earshot = str(venv / "bin" / "earshot")
+    _drop_tables(compose_env["EARSHOT_DATABASE__URL"])
+    migrate = subprocess.run(
+        [earshot, "db", "upgrade"], env=compose_env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    port = _free_port()
+    compose_env["EARSHOT_WEB__PORT"] = str(port)
+    proc = subprocess.Popen(
+        [earshot, "run"],
+        env=compose_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert _wait_for(lambda: _get(port, "/healthz"), timeout=60) == {"status": "ok"}
+        listed = _wait_for(
+            lambda: (_get(port, "/api/mentions?limit=1") or {}).get("total", 0) > 0 and True, timeout=60
+        )
+        assert listed
+        sources = _wait_for(lambda: _get(port, "/api/sources"), timeout=30)
+        assert [s["source"] for s in sources] == ["demo"] and sources[0]["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert proc.returncode == 0, output[-3000:]

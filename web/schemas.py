@@ -319,11 +319,15 @@ def alert_detail_out(
 
 
 def health_status(row: SourceHealthRow) -> str:
-    """'failing', 'quiet' (no new items for a while), 'ok', or 'pending' before the first run."""
+    """'failing', 'pending' before the first run, 'degraded' (some parts fail), 'quiet', or 'ok'."""
     if row.consecutive_failures >= FAILING_AFTER:
         return "failing"
     if row.last_run_at is None:
         return "pending"
+    from storage.sources import failing_parts
+
+    if failing_parts(row):
+        return "degraded"  # some feeds or searches fail while others work
     if row.consecutive_empty >= QUIET_AFTER:
         return "quiet"
     return "ok"

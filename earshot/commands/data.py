@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from collectors.redact import redact
 from earshot.compose import build
 from earshot.context import clean_errors, fail, settings_for, setup_logging, state
 from scheduler.delivery import drain
@@ -120,12 +121,18 @@ def register(app: typer.Typer) -> None:
         for config in settings.sources:
             h = health.get(config.name)
             last_ok = h.last_success_at.isoformat()[:16] if h and h.last_success_at else "never"
-            error = (h.last_error or "") if h and h.consecutive_failures else ""
+            error = redact(h.last_error or "") if h and h.consecutive_failures else ""
+            parts = source_repo.failing_parts(h) if h else []
+            if parts:
+                error = f"{len(parts)} failing: {redact(parts[0])}"
             typer.echo(
                 f"{config.name:<16} {config.kind:<11} {last_ok:<17} {h.items_last_run if h else 0:>6} "
-                f"{h.consecutive_failures if h else 0:>5}  {error[:80]}"
+                f"{h.consecutive_failures if h else 0:>5}  {error.splitlines()[0][:100] if error else ''}"
                 + ("" if config.enabled else "  (disabled)")
             )
+            # Every failed part on its own line, so a source with 6 of 10 feeds down shows all 6.
+            for part in parts:
+                typer.echo(f"{'':<16} failing part: {redact(part)[:200]}")
 
     @app.command()
     def collect(
@@ -148,6 +155,8 @@ def register(app: typer.Typer) -> None:
             delivered = drain(built.components)
         finally:
             built.close()
+        for failure in report.failures:
+            typer.echo(f"warning: part failed: {failure}", err=True)
         typer.echo(
             f"{source}: fetched {report.fetched}, new {report.new}, duplicates {report.duplicates}, "
             f"alerts {report.alerts} (+{report.folded} folded), delivered {delivered.delivered}"
