@@ -9,11 +9,14 @@ from datetime import datetime
 from importlib import metadata
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
+from scheduler.heartbeat import HEARTBEAT, Heartbeat
 from web.api import alerts as alerts_api
 from web.api import mentions as mentions_api
 from web.api import metrics as metrics_api
@@ -21,6 +24,8 @@ from web.api import silences as silences_api
 from web.api import sources as sources_api
 from web.api import trends as trends_api
 from web.context import Context, WebContext, system_clock
+from web.guard import MAX_BODY_BYTES, RequestGuardMiddleware
+from web.inputs import database_refused, validation_error
 from web.pages import alerts as alerts_pages
 from web.pages import mentions as mentions_pages
 from web.pages import overview as overview_pages
@@ -54,12 +59,16 @@ def create_app(
     competitors: dict[str, list[str]] | None = None,
     clock: Callable[[], datetime] | None = None,
     title: str = "Earshot",
+    heartbeat: Heartbeat = HEARTBEAT,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the dashboard and REST API over the database behind ``session_factory``.
 
     ``brands`` are the brands monitored for this deployment; ``competitors`` maps
     each of them to the brands it is compared with in share of voice. With no
     brands configured, charts show the busiest brands found in the data.
+    ``heartbeat`` is the scheduler's (the process-wide one unless a test passes its own);
+    request bodies above ``max_body_bytes`` are refused with 413.
     """
     ctx = WebContext(
         session_factory=session_factory,
@@ -78,6 +87,11 @@ def create_app(
     )
     app.state.earshot = ctx
     app.state.templates = build_templates(title)
+    app.state.metrics_registry = metrics_api.build_registry(ctx, heartbeat)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(DataError, database_refused)
+    # Added first, so it runs inside SecurityMiddleware and its 413/422 answers get the same headers.
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (mentions_api, alerts_api, trends_api, sources_api, silences_api, metrics_api):
@@ -85,9 +99,17 @@ def create_app(
     for page in (overview_pages, mentions_pages, alerts_pages, sources_pages):
         app.include_router(page.router)
 
-    @app.get("/healthz", tags=["health"], responses={503: {"description": "database unreachable"}})
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": "database unreachable, or the scheduler stopped ticking"}},
+    )
     def healthz(ctx: Context) -> JSONResponse:
-        """200 when the database answers a trivial query, else 503."""
+        """200 when the database answers and the scheduler (if this process runs one) ticks, else 503."""
+        ticking, detail = heartbeat.status()
+        if not ticking:
+            log.warning("health check: scheduler stalled: %s", detail)
+            return JSONResponse({"status": "unavailable", "scheduler": detail}, status_code=503)
         try:
             with ctx.session_factory() as session:
                 session.execute(text("SELECT 1"))

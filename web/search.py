@@ -75,10 +75,10 @@ def parse_time(value: str | None, name: str = "time") -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise FilterError(f"{name} is not a date or time: {value[:40]!r}") from exc
-    return utc(parsed)
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: a time before year 1 once in UTC. Named, not quoted: no error repeats input.
+        raise FilterError(f"{name} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from exc
 
 
 def from_form(form: Mapping[str, str]) -> MentionFilters:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from domain import CATEGORIES, Sentiment, Urgency
@@ -20,6 +22,15 @@ STATIC_DIR = Path(__file__).parent / "static"
 SAFE_SCHEMES = frozenset({"http", "https"})
 # Put on every link to a page someone else controls: no window.opener, no referrer, no SEO credit.
 EXTERNAL_REL = "noopener noreferrer nofollow"
+# Bidirectional controls (marks, embeddings, overrides, isolates) let a stranger's text display in an
+# order that hides what it says, and can reorder the page around it; the channels drop them too.
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Invisible characters that split or disguise words: zero-width space, word joiner and invisible
+# operators, the BOM, the Mongolian vowel separator.
+_INVISIBLE = re.compile(r"[\u180e\u200b\u2060-\u2064\ufeff]")
+# Zero-width (non-)joiners are needed inside emoji sequences and Arabic or Indic words, so one is kept
+# only between two non-ASCII, non-space characters; elsewhere (inside Latin words) it only disguises.
+_JOINER = re.compile(r"(?<![^\x00-\x7f\s])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f\s])")
 
 
 def safe_url(value: Any) -> str | None:
@@ -39,6 +50,21 @@ def safe_url(value: Any) -> str | None:
         return None
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
         return None
+    return value
+
+
+def neutralise(text: str) -> str:
+    """``text`` without bidi controls and invisible characters, keeping joiners where scripts need them."""
+    return _JOINER.sub("", _INVISIBLE.sub("", _BIDI.sub("", text)))
+
+
+def finalize(value: Any) -> Any:
+    """Neutralise every string a template prints, escaped or already markup (our own, or |tojson)."""
+    if isinstance(value, Markup):
+        # Dropping invisible characters cannot create a tag, so the markup stays safe.
+        return Markup(neutralise(str(value)))
+    if isinstance(value, str):
+        return neutralise(value)
     return value
 
 
@@ -86,6 +112,7 @@ def build_templates(title: str) -> Jinja2Templates:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters.update(safe_url=safe_url, when=when, iso=iso, compact=compact, percent=percent)
     env.filters["pretty_json"] = pretty_json

@@ -11,6 +11,7 @@ from storage import alerts as alert_store
 from storage.models import AlertRow, DeliveryRow
 from web import actions
 from web.context import Context, WebContext
+from web.inputs import AlertId, DeliveryId, Name
 from web.schemas import (
     ActionIn,
     AlertDetailOut,
@@ -34,8 +35,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def list_alerts(
     ctx: Context,
     status: AlertStatus | None = None,
-    team: str | None = None,
-    brand: str | None = None,
+    team: Name = None,
+    brand: Name = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AlertOut]:
     """Alerts, newest first, optionally filtered by status, team and brand."""
@@ -56,7 +57,7 @@ def _detail(ctx: WebContext, alert_id: int) -> AlertDetailOut:
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetailOut, responses={404: ERRORS[404]})
-def alert_detail(ctx: Context, alert_id: int) -> AlertDetailOut:
+def alert_detail(ctx: Context, alert_id: AlertId) -> AlertDetailOut:
     """One alert with its route snapshot, audit trail, deliveries and mention."""
     return _detail(ctx, alert_id)
 
@@ -74,19 +75,19 @@ def _act(
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertDetailOut, responses=ERRORS)
-def acknowledge(ctx: Context, alert_id: int, body: ActionIn) -> AlertDetailOut:
+def acknowledge(ctx: Context, alert_id: AlertId, body: ActionIn) -> AlertDetailOut:
     """Acknowledge a firing alert; this stops its escalation."""
     return _act(ctx, alert_id, "ack", body)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertDetailOut, responses=ERRORS)
-def resolve(ctx: Context, alert_id: int, body: ActionIn) -> AlertDetailOut:
+def resolve(ctx: Context, alert_id: AlertId, body: ActionIn) -> AlertDetailOut:
     """Resolve an alert that is not resolved yet."""
     return _act(ctx, alert_id, "resolve", body)
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=AlertDetailOut, responses=ERRORS)
-def assign(ctx: Context, alert_id: int, body: AssignIn) -> AlertDetailOut:
+def assign(ctx: Context, alert_id: AlertId, body: AssignIn) -> AlertDetailOut:
     """Give an alert to a person."""
     return _act(ctx, alert_id, "assign", body, assignee=body.assignee)
 
@@ -103,7 +104,7 @@ def failed_deliveries(ctx: Context, limit: Annotated[int, Query(ge=1, le=500)] =
     response_model=DeliveryOut,
     responses={404: {"description": "no such delivery"}, 409: {"description": "not dead-lettered"}},
 )
-def resend(ctx: Context, delivery_id: int) -> DeliveryOut:
+def resend(ctx: Context, delivery_id: DeliveryId) -> DeliveryOut:
     """Put a dead-lettered delivery back in the outbox."""
     try:
         actions.resend(ctx, delivery_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from domain import Sentiment, Urgency
 from storage.mentions import get_mention
 from web.context import Context
+from web.inputs import MentionId, Name, Offset, UtcDatetime
 from web.schemas import MentionDetailOut, MentionPage, mention_detail_out, mention_out
 from web.search import MAX_QUERY, MentionFilters, search
 
@@ -19,16 +19,16 @@ router = APIRouter(prefix="/api/mentions", tags=["mentions"])
 @router.get("", response_model=MentionPage)
 def list_mentions(
     ctx: Context,
-    brand: str | None = None,
-    source: str | None = None,
+    brand: Name = None,
+    source: Name = None,
     sentiment: Sentiment | None = None,
     urgency: Urgency | None = None,
-    category: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    category: Name = None,
+    since: UtcDatetime | None = None,
+    until: UtcDatetime | None = None,
     q: Annotated[str | None, Query(max_length=MAX_QUERY, description="substring of the text")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MentionPage:
     """Mentions matching every given filter, newest first, one page at a time."""
     filters = MentionFilters(
@@ -50,7 +50,7 @@ def list_mentions(
 @router.get(
     "/{mention_id}", response_model=MentionDetailOut, responses={404: {"description": "no such mention"}}
 )
-def mention_detail(ctx: Context, mention_id: int) -> MentionDetailOut:
+def mention_detail(ctx: Context, mention_id: MentionId) -> MentionDetailOut:
     """One mention with its classification and raw payload."""
     with ctx.session_factory() as session:
         row = get_mention(session, mention_id)

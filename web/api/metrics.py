@@ -1,86 +1,151 @@
-"""GET /metrics: Prometheus text exposition of what ops watch (volumes, alerts, outbox, sources).
+"""GET /metrics: Prometheus exposition of what ops watch (volumes, alerts, outbox, sources).
 
-Computed from the database, so every process (and every replica behind a load
-balancer) reports the same numbers.
+Database numbers come from a custom prometheus_client collector that queries at scrape time, so
+every process (and every replica behind a load balancer) reports the same values; the library
+formats them, exactly, in the text format. Process, platform and GC metrics describe this process.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
-from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from scheduler.heartbeat import Heartbeat
 from storage.models import AlertRow, DeliveryRow, MentionRow, SourceHealthRow
-from web.context import Context
+from web.context import WebContext
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+OVERDUE_AFTER = timedelta(minutes=5)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+@dataclass(frozen=True)
+class _Families:
+    """One scrape's metric families, each typed so samples are added with the right shape."""
+
+    mentions: CounterMetricFamily
+    last_hour: GaugeMetricFamily
+    alerts: GaugeMetricFamily
+    deliveries: GaugeMetricFamily
+    overdue: GaugeMetricFamily
+    failures: GaugeMetricFamily
+    last_success: GaugeMetricFamily
+    scheduler: GaugeMetricFamily
+
+    @classmethod
+    def empty(cls) -> _Families:
+        """Every family with no samples yet."""
+        source = ["source", "kind"]
+        return cls(
+            mentions=CounterMetricFamily(
+                "earshot_mentions", "Mentions stored, by source.", labels=["source"]
+            ),
+            last_hour=GaugeMetricFamily("earshot_mentions_last_hour", "Mentions collected in the last hour."),
+            alerts=GaugeMetricFamily("earshot_alerts", "Alerts by status.", labels=["status"]),
+            deliveries=GaugeMetricFamily("earshot_deliveries", "Outbox rows by status.", labels=["status"]),
+            overdue=GaugeMetricFamily(
+                "earshot_deliveries_overdue",
+                "Pending deliveries due more than 5 minutes ago (the outbox worker is stuck or a channel is "
+                "down).",
+            ),
+            failures=GaugeMetricFamily(
+                "earshot_source_consecutive_failures", "Consecutive failed runs per source.", labels=source
+            ),
+            last_success=GaugeMetricFamily(
+                "earshot_source_last_success_timestamp_seconds",
+                "Unix time of each source's last successful run.",
+                labels=source,
+            ),
+            scheduler=GaugeMetricFamily(
+                "earshot_scheduler_healthy",
+                "1 when this process's scheduler ticked within 3 intervals (or it runs none), else 0.",
+            ),
+        )
+
+    def all(self) -> list[Metric]:
+        """The families in exposition order."""
+        return [getattr(self, f.name) for f in fields(self)]
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(ctx: Context) -> PlainTextResponse:
+class DatabaseCollector(Collector):
+    """Reads volumes, alerts, the outbox and source health from the database at each scrape."""
+
+    def __init__(self, ctx: WebContext, heartbeat: Heartbeat) -> None:
+        self._ctx = ctx
+        self._heartbeat = heartbeat
+
+    def describe(self) -> Iterable[Metric]:
+        """The metric families without samples, so registering does not query the database."""
+        return _Families.empty().all()
+
+    def collect(self) -> Iterable[Metric]:
+        """Every family with its current values."""
+        now = self._ctx.now()
+        out = _Families.empty()
+        with self._ctx.session_factory() as session:
+            by_source = select(MentionRow.source, func.count()).group_by(MentionRow.source)
+            for source, n in session.execute(by_source):
+                out.mentions.add_metric([source], n)
+            last_hour = session.scalar(
+                select(func.count())
+                .select_from(MentionRow)
+                .where(MentionRow.collected_at >= now - timedelta(hours=1))
+            )
+            out.last_hour.add_metric([], last_hour or 0)
+            for status, n in session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)):
+                out.alerts.add_metric([status], n)
+            outbox = session.execute(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
+            for status, n in outbox:
+                out.deliveries.add_metric([status], n)
+            overdue = session.scalar(
+                select(func.count())
+                .select_from(DeliveryRow)
+                .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now - OVERDUE_AFTER)
+            )
+            out.overdue.add_metric([], overdue or 0)
+            for row in session.scalars(select(SourceHealthRow).order_by(SourceHealthRow.source)):
+                out.failures.add_metric([row.source, row.kind], row.consecutive_failures)
+                if row.last_success_at is not None:
+                    out.last_success.add_metric([row.source, row.kind], row.last_success_at.timestamp())
+        out.scheduler.add_metric([], 1 if self._heartbeat.status()[0] else 0)
+        return out.all()
+
+
+def build_registry(ctx: WebContext, heartbeat: Heartbeat) -> CollectorRegistry:
+    """A registry of its own per app (not the global one), so two apps in one process never clash."""
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(ctx, heartbeat))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"},
+        503: {"description": "database unreachable"},
+    },
+)
+def metrics(request: Request) -> Response:
     """Counters and gauges in the Prometheus text format."""
-    now = ctx.now()
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
-
-    with ctx.session_factory() as session:
-        by_source = session.execute(select(MentionRow.source, func.count()).group_by(MentionRow.source)).all()
-        last_hour = session.scalar(
-            select(func.count())
-            .select_from(MentionRow)
-            .where(MentionRow.collected_at >= now - timedelta(hours=1))
-        )
-        alerts = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)).all()
-        outbox = session.execute(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)).all()
-        overdue = session.scalar(
-            select(func.count())
-            .select_from(DeliveryRow)
-            .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now - timedelta(minutes=5))
-        )
-        health = list(session.scalars(select(SourceHealthRow)))
-    metric(
-        "earshot_mentions_total",
-        "counter",
-        "Mentions stored, by source.",
-        [({"source": s}, n) for s, n in by_source],
-    )
-    metric(
-        "earshot_mentions_last_hour", "gauge", "Mentions collected in the last hour.", [({}, last_hour or 0)]
-    )
-    metric("earshot_alerts", "gauge", "Alerts by status.", [({"status": s}, n) for s, n in alerts])
-    metric("earshot_deliveries", "gauge", "Outbox rows by status.", [({"status": s}, n) for s, n in outbox])
-    metric(
-        "earshot_deliveries_overdue",
-        "gauge",
-        "Pending deliveries due more than 5 minutes ago (the outbox worker is stuck or a channel is down).",
-        [({}, overdue or 0)],
-    )
-    metric(
-        "earshot_source_consecutive_failures",
-        "gauge",
-        "Consecutive failed runs per source.",
-        [({"source": h.source, "kind": h.kind}, h.consecutive_failures) for h in health],
-    )
-    metric(
-        "earshot_source_last_success_timestamp_seconds",
-        "gauge",
-        "Unix time of each source's last successful run.",
-        [
-            ({"source": h.source, "kind": h.kind}, h.last_success_at.timestamp())
-            for h in health
-            if h.last_success_at
-        ],
-    )
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    try:
+        body = generate_latest(registry)
+    except Exception:
+        # A scrape that cannot read the database is a failed scrape; the reason goes to the log.
+        log.warning("metrics: collection failed", exc_info=True)
+        return Response("database unreachable\n", status_code=503, media_type="text/plain")
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from alerting.matchers import MAX_PATTERN_CHARS
 from alerting.silences import SilenceError, create_silence, expire_silence, list_silences
 from alerting.silences import state as silence_state
 from storage.alerting_tables import SilenceRow
 from web.context import Context
+from web.inputs import NAME_CHARS, NOTE_CHARS, SilenceId, UtcDatetime, clip
 
 router = APIRouter(prefix="/api/silences", tags=["silences"])
+
+# A matcher value is an operator and a pattern (at most MAX_PATTERN_CHARS) or a short list of values.
+MatcherKey = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+MatcherText = Annotated[str, StringConstraints(max_length=MAX_PATTERN_CHARS + 8)]
+ListedValue = Annotated[str, StringConstraints(max_length=NAME_CHARS)] | int | float
+MatcherValue = MatcherText | bool | int | float | Annotated[list[ListedValue], Field(max_length=50)]
 
 
 class SilenceIn(BaseModel):
@@ -21,11 +29,13 @@ class SilenceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    matchers: dict[str, Any] = Field(description='e.g. {"brand": "Lumora", "text": "=~ (?i)refund"}')
+    matchers: dict[MatcherKey, MatcherValue] = Field(
+        description='e.g. {"brand": "Lumora", "text": "=~ (?i)refund"}', max_length=20
+    )
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 365)
-    ends_at: datetime | None = None
-    author: str = Field(min_length=1, max_length=128)
-    comment: str = Field(min_length=1)
+    ends_at: UtcDatetime | None = None
+    author: str = Field(min_length=1, max_length=NAME_CHARS)
+    comment: str = Field(min_length=1, max_length=NOTE_CHARS)
 
 
 class ExpireIn(BaseModel):
@@ -33,7 +43,7 @@ class ExpireIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=128)
+    actor: str = Field(min_length=1, max_length=NAME_CHARS)
 
 
 class SilenceOut(BaseModel):
@@ -91,11 +101,11 @@ def create(ctx: Context, body: SilenceIn) -> SilenceOut:
             )
             return _out(row, now)
     except SilenceError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, clip(str(exc))) from None
 
 
 @router.post("/{silence_id}/expire", response_model=SilenceOut)
-def expire(ctx: Context, silence_id: int, body: ExpireIn) -> SilenceOut:
+def expire(ctx: Context, silence_id: SilenceId, body: ExpireIn) -> SilenceOut:
     """End a silence now; 404 unknown, 409 already expired."""
     now = ctx.now()
     try:
@@ -103,4 +113,4 @@ def expire(ctx: Context, silence_id: int, body: ExpireIn) -> SilenceOut:
             return _out(expire_silence(session, silence_id=silence_id, actor=body.actor, now=now), now)
     except SilenceError as exc:
         code = status.HTTP_404_NOT_FOUND if "does not exist" in str(exc) else status.HTTP_409_CONFLICT
-        raise HTTPException(code, str(exc)) from None
+        raise HTTPException(code, clip(str(exc))) from None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage import trends
 from web.context import Context, WebContext
+from web.inputs import Name, UtcDatetime
 
 router = APIRouter(prefix="/api/trends", tags=["trends"])
 
@@ -133,8 +134,8 @@ def share_of_voice_of(
     return ShareOfVoiceOut(**span.model_dump(), items=items)
 
 
-Since = Annotated[datetime | None, Query(description="start (inclusive); default 48 h or 30 days back")]
-Until = Annotated[datetime | None, Query(description="end (exclusive); default now")]
+Since = Annotated[UtcDatetime | None, Query(description="start (inclusive); default 48 h or 30 days back")]
+Until = Annotated[UtcDatetime | None, Query(description="end (exclusive); default now")]
 Count = Annotated[
     trends.Unit,
     Query(description="mentions: every stored copy; stories: near-duplicates (retweets, syndication) once"),
@@ -144,7 +145,7 @@ Count = Annotated[
 @router.get("/volume", response_model=VolumeOut)
 def volume(
     ctx: Context,
-    brand: str | None = None,
+    brand: Name = None,
     bucket: trends.Bucket = "hour",
     since: Since = None,
     until: Until = None,
@@ -159,7 +160,7 @@ def volume(
 @router.get("/sentiment", response_model=SentimentOut)
 def sentiment(
     ctx: Context,
-    brand: str | None = None,
+    brand: Name = None,
     bucket: trends.Bucket = "hour",
     since: Since = None,
     until: Until = None,
@@ -173,7 +174,7 @@ def sentiment(
 @router.get("/share-of-voice", response_model=ShareOfVoiceOut)
 def share_of_voice(
     ctx: Context,
-    brand: str | None = None,
+    brand: Name = None,
     since: Since = None,
     until: Until = None,
     count: Count = "mentions",
@@ -187,7 +188,7 @@ def share_of_voice(
 @router.get("/categories", response_model=list[CategoryOut])
 def categories(
     ctx: Context,
-    brand: str | None = None,
+    brand: Name = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -202,7 +203,7 @@ def categories(
 @router.get("/authors", response_model=list[TopAuthorOut])
 def authors(
     ctx: Context,
-    brand: str | None = None,
+    brand: Name = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,

@@ -17,6 +17,7 @@ from storage import alerts as alert_store
 from storage.models import AlertRow, DeliveryRow
 from web import actions
 from web.context import Context, WebContext
+from web.inputs import NAME_CHARS, NOTE_CHARS, AlertId, DeliveryId, Name
 from web.pages.common import is_htmx, not_found, render
 from web.schemas import AlertDetailOut, AlertOut, alert_detail_out, alert_out
 
@@ -25,8 +26,8 @@ router = APIRouter(include_in_schema=False)
 Status = Literal["open", "firing", "acknowledged", "resolved", "all"]
 LIST_LIMIT = 100
 DEFAULT_ACTOR = "dashboard"
-Actor = Annotated[str, Form(max_length=128)]
-Note = Annotated[str, Form(max_length=2000)]
+Actor = Annotated[str, Form(max_length=NAME_CHARS)]
+Note = Annotated[str, Form(max_length=NOTE_CHARS)]
 View = Annotated[Literal["row", "detail"], Form()]
 
 
@@ -52,7 +53,7 @@ def _alerts(ctx: WebContext, status: Status, team: str | None, brand: str | None
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alert_list(
-    request: Request, ctx: Context, status: Status = "open", team: str | None = None, brand: str | None = None
+    request: Request, ctx: Context, status: Status = "open", team: Name = None, brand: Name = None
 ) -> Response:
     """Open alerts (or another status), newest first; htmx's 30-second refresh gets only the table."""
     context = {
@@ -75,7 +76,7 @@ def _detail(ctx: WebContext, alert_id: int) -> AlertDetailOut | None:
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(request: Request, ctx: Context, alert_id: int) -> Response:
+def alert_page(request: Request, ctx: Context, alert_id: AlertId) -> Response:
     """One alert: why it fired, where it went, and everything that happened to it."""
     alert = _detail(ctx, alert_id)
     if alert is None:
@@ -120,7 +121,7 @@ def _act(
 def acknowledge(
     request: Request,
     ctx: Context,
-    alert_id: int,
+    alert_id: AlertId,
     actor: Actor = DEFAULT_ACTOR,
     note: Note = "",
     view: View = "detail",
@@ -133,7 +134,7 @@ def acknowledge(
 def resolve(
     request: Request,
     ctx: Context,
-    alert_id: int,
+    alert_id: AlertId,
     actor: Actor = DEFAULT_ACTOR,
     note: Note = "",
     view: View = "detail",
@@ -146,8 +147,8 @@ def resolve(
 def assign(
     request: Request,
     ctx: Context,
-    alert_id: int,
-    assignee: Annotated[str, Form(max_length=128)],
+    alert_id: AlertId,
+    assignee: Annotated[str, Form(max_length=NAME_CHARS)],
     actor: Actor = DEFAULT_ACTOR,
     note: Note = "",
     view: View = "detail",
@@ -157,7 +158,7 @@ def assign(
 
 
 @router.post("/deliveries/{delivery_id}/resend", response_class=HTMLResponse)
-def resend(request: Request, ctx: Context, delivery_id: int) -> Response:
+def resend(request: Request, ctx: Context, delivery_id: DeliveryId) -> Response:
     """Re-send a dead-lettered delivery from its alert's page."""
     with ctx.session_factory() as session:
         row = session.get(DeliveryRow, delivery_id)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from storage.mentions import get_mention
 from web.context import Context
+from web.inputs import MentionId, Offset
 from web.pages.common import not_found, render
 from web.schemas import mention_detail_out, mention_out
 from web.search import FilterError, MentionFilters, from_form, search
@@ -20,7 +19,7 @@ PAGE_SIZE = 25
 
 
 @router.get("/mentions", response_class=HTMLResponse)
-def inbox(request: Request, ctx: Context, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+def inbox(request: Request, ctx: Context, offset: Offset = 0) -> Response:
     """Mentions matching the filter form, newest first, 25 per page."""
     form = {k: v for k, v in request.query_params.items() if k != "offset"}
     error = ""
@@ -47,7 +46,7 @@ def inbox(request: Request, ctx: Context, offset: Annotated[int, Query(ge=0)] = 
 
 
 @router.get("/mentions/{mention_id}", response_class=HTMLResponse)
-def mention_page(request: Request, ctx: Context, mention_id: int) -> Response:
+def mention_page(request: Request, ctx: Context, mention_id: MentionId) -> Response:
     """One mention with its classification, signals and raw payload."""
     with ctx.session_factory() as session:
         row = get_mention(session, mention_id)

@@ -16,6 +16,7 @@ from web.api.trends import SentimentOut, ShareOfVoiceOut, VolumeOut, Window, sha
 from web.context import Context, WebContext
 from web.pages.common import is_htmx, render
 from web.schemas import MentionOut, mention_out
+from web.templating import neutralise
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,14 +53,15 @@ def chart_data(volume: VolumeOut, sentiment: SentimentOut, share: ShareOfVoiceOu
     return {
         "volume": {
             "labels": _labels(volume.buckets),
-            "series": [{"label": brand, "data": counts} for brand, counts in volume.series.items()],
+            # |tojson writes non-ASCII as \u escapes, out of the template filter's reach: clean here.
+            "series": [{"label": neutralise(b), "data": counts} for b, counts in volume.series.items()],
         },
         "sentiment": {
             "labels": _labels(sentiment.buckets),
             "series": [{"label": label, "data": counts} for label, counts in sentiment_totals.items()],
         },
         "share": {
-            "labels": [item.brand for item in share.items],
+            "labels": [neutralise(item.brand) for item in share.items],
             "data": [item.mentions for item in share.items],
         },
     }
