@@ -9,6 +9,11 @@ how the list-style route fields always behaved.
 
 Fields are evaluated against *labels*: a dict built once per mention or alert, so routing 50 routes
 reads each value once.
+
+Regular expressions come from users (config, silences typed into the API), so they run on RE2, whose
+matching time is linear in the text: ``(a+)+$`` cannot freeze the process. A pattern RE2 cannot
+express (backreferences, lookarounds) is refused when it is parsed, and a matcher sees at most
+``MAX_MATCH_CHARS`` characters of each value.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 from domain import Classification, Mention, Sentiment, Urgency
 
@@ -44,6 +51,23 @@ MENTION_FIELDS = (
 )
 ALERT_FIELDS = (*MENTION_FIELDS, "team", "route", "kind")
 _LEVELS = ", ".join(u.value for u in Urgency)
+# A pattern longer than this is a paste accident or an attack, never a rule someone maintains.
+MAX_PATTERN_CHARS = 1000
+# Characters of each value a regular expression sees; RE2 is linear, this bounds the constant.
+MAX_MATCH_CHARS = 20_000
+# RE2 refuses to build a program above this; 8 MiB holds any sane pattern of MAX_PATTERN_CHARS.
+_RE2_MAX_MEM = 8 << 20
+
+
+class Pattern(Protocol):
+    """The part of a compiled RE2 pattern the matchers use (google-re2 ships no type stubs)."""
+
+    @property
+    def pattern(self) -> str:
+        """The source text of the expression."""
+
+    def search(self, text: str) -> object | None:
+        """A match object when the expression occurs in ``text``, else None."""
 
 
 class MatcherError(ValueError):
@@ -58,7 +82,7 @@ class Matcher:
     op: str
     values: tuple[str, ...] = ()
     number: float | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
     # Spelled the list/bare way (``categories: [a, b]``, ``min_followers: 5``): keep the old reasons.
     legacy: bool = False
 
@@ -139,8 +163,9 @@ def _equal_hits(field: str, value: Any, wanted: tuple[str, ...]) -> list[str]:
     return [v for v in _as_strings(value) if v.casefold() in folded]
 
 
-def _search_hits(value: Any, pattern: re.Pattern[str]) -> list[str]:
-    return [v for v in _as_strings(value) if pattern.search(v)]
+def _search_hits(value: Any, pattern: Pattern) -> list[str]:
+    # Capped: a 5 MB post must not cost 5 MB of matching per route and silence.
+    return [v for v in _as_strings(value) if pattern.search(v[:MAX_MATCH_CHARS]) is not None]
 
 
 def _is_number(text: str) -> bool:
@@ -184,10 +209,7 @@ def _build(field: str, op: str, operand: str, legacy: bool) -> Matcher:
     if op in ("=~", "!~"):
         if field in NUMBERS or field == "urgency":
             raise MatcherError(f"{field} is compared with =, !=, >=, <=, > or <, not a regular expression")
-        try:
-            return Matcher(field, op, pattern=re.compile(operand))
-        except re.error as exc:
-            raise MatcherError(f"invalid regular expression {operand!r}: {exc}") from None
+        return Matcher(field, op, pattern=compile_pattern(operand))
     if op in _ORDERING:
         if field == "urgency":
             _check_values(field, (operand,))
@@ -202,6 +224,34 @@ def _build(field: str, op: str, operand: str, legacy: bool) -> Matcher:
         raise MatcherError(f"{operand!r} is not a number")
     _check_values(field, values)
     return Matcher(field, op, values, legacy=legacy)
+
+
+def compile_pattern(source: str) -> Pattern:
+    """Compile a user's regular expression with RE2; MatcherError says why one is refused."""
+    if len(source) > MAX_PATTERN_CHARS:
+        limit = MAX_PATTERN_CHARS
+        raise MatcherError(f"regular expression is {len(source)} characters; the limit is {limit}")
+    options = re2.Options()
+    options.log_errors = False  # the error is ours to report, not RE2's to print on stderr
+    options.max_mem = _RE2_MAX_MEM
+    try:
+        compiled: Pattern = re2.compile(source, options)
+    except re2.error as exc:
+        reason = _clip(_re2_reason(exc))
+        raise MatcherError(
+            f"invalid regular expression '{_clip(source)}': {reason} (patterns use RE2 syntax, which runs "
+            "in linear time: no backreferences like \\1 and no lookarounds like (?=...) or (?<!...))"
+        ) from None
+    return compiled
+
+
+def _re2_reason(exc: Exception) -> str:
+    reason = exc.args[0] if exc.args else exc
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _check_values(field: str, values: Sequence[str]) -> None:

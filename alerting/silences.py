@@ -114,4 +114,12 @@ def matching_silence(session: Session, labels: Mapping[str, Any], *, now: dateti
 
 def describe(row: SilenceRow) -> str:
     """``brand = Lumora, text =~ refund`` for listings and audit notes."""
-    return ", ".join(f"{field} {m.spec()}" for field, m in zip(row.matchers, compiled(row), strict=True))
+    return ", ".join(_describe_one(field, raw) for field, raw in row.matchers.items())
+
+
+def _describe_one(field: str, raw: Any) -> str:
+    try:
+        return f"{field} {parse_matchers({field: raw}, fields=ALERT_FIELDS)[0].spec()}"
+    except MatcherError as exc:
+        # A row stored before patterns ran on RE2 (or edited by hand) must still be listable.
+        return f"{field} {raw} (invalid: {exc})"

@@ -4,19 +4,32 @@ MinHash signatures over the words and word pairs of the normalised text, with
 datasketch's LSH index to find candidates; two texts whose estimated Jaccard
 similarity reaches ``THRESHOLD`` are the same story. The index lives in memory
 and is rebuilt from recently stored mentions at start.
+
+It is bounded while it runs, not only at warm-up: a mention leaves it once it has been in it
+longer than the clustering window, and the oldest leave first once it holds ``max_entries``.
+Each entry costs about 4.5 KB (mostly datasketch's LSH buckets), so the cap is what keeps a
+high-volume service's memory flat; a story older than what the index holds starts a new cluster.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
+import numpy as np
+import numpy.typing as npt
 from datasketch import MinHash, MinHashLSH
 
 THRESHOLD = 0.6
 NUM_PERM = 64
 MIN_WORDS = 5
+# Matches the pipeline's default cluster_window_hours.
+DEFAULT_WINDOW_SECONDS = 72 * 3600.0
+# About 90 MB of index at ~4.5 KB per entry; at 200 mentions/s that is the last ~100 seconds.
+DEFAULT_MAX_ENTRIES = 20_000
 _URL = re.compile(r"https?://\S+")
 _RT = re.compile(r"^\s*(rt|via|repost(ed)?)\s+@\w+:?\s*", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -47,10 +60,24 @@ def similarity(a: str, b: str) -> float:
 class NearDuplicateIndex:
     """Recent mentions' signatures -> cluster ids (the id of each story's first mention)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if window_seconds <= 0 or max_entries < 1:
+            raise ValueError("the near-duplicate index needs a positive window and max_entries")
+        self.window_seconds = window_seconds
+        self.max_entries = max_entries
+        self._clock = clock
         self._lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-        self._signatures: dict[int, MinHash] = {}
+        # Only the hash values are kept: a whole MinHash also carries its permutations (1 KB).
+        self._signatures: dict[int, npt.NDArray[np.uint64]] = {}
         self._clusters: dict[int, int] = {}
+        # Insertion order is age order, so pruning only ever looks at the front.
+        self._added: OrderedDict[int, float] = OrderedDict()
 
     @property
     def size(self) -> int:
@@ -66,22 +93,45 @@ class NearDuplicateIndex:
 
     def assign(self, mention_id: int, text: str) -> int:
         """Cluster a new mention: join its closest near-duplicate's cluster or start its own."""
+        self.prune()
         sig = signature(text)
         if sig is None:
             return mention_id
         best: tuple[float, int] | None = None
         for key in self._lsh.query(sig):
             other = int(key)
-            score = float(sig.jaccard(self._signatures[other]))
+            score = float(np.count_nonzero(sig.hashvalues == self._signatures[other])) / NUM_PERM
             if score >= THRESHOLD and (best is None or score > best[0]):
                 best = (score, self._clusters[other])
         cluster_id = best[1] if best else mention_id
         self._insert(mention_id, sig, cluster_id)
         return cluster_id
 
+    def prune(self) -> int:
+        """Drop entries older than the window, and the oldest beyond ``max_entries``; how many went."""
+        horizon = self._clock() - self.window_seconds
+        dropped = 0
+        while self._added:
+            oldest, added_at = next(iter(self._added.items()))
+            if added_at >= horizon and len(self._added) <= self.max_entries:
+                break
+            self._forget(oldest)
+            dropped += 1
+        return dropped
+
+    def _forget(self, mention_id: int) -> None:
+        del self._added[mention_id]
+        del self._signatures[mention_id]
+        del self._clusters[mention_id]
+        self._lsh.remove(mention_id)
+
     def _insert(self, mention_id: int, sig: MinHash, cluster_id: int) -> None:
         if mention_id in self._clusters:
             return
-        self._lsh.insert(str(mention_id), sig)
-        self._signatures[mention_id] = sig
+        self._lsh.insert(mention_id, sig, check_duplication=False)
+        self._signatures[mention_id] = sig.hashvalues
         self._clusters[mention_id] = cluster_id
+        self._added[mention_id] = self._clock()
+        # Loading a long warm-up also respects the cap, not only assigning.
+        if len(self._added) > self.max_entries:
+            self.prune()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +22,9 @@ from earshot.commands import silences as silence_commands
 from earshot.compose import build
 from earshot.context import CliState, clean_errors, fail, settings_for, setup_logging, state
 from storage.db import create_db_engine, upgrade
+
+# Seconds uvicorn waits for open requests after SIGTERM; with the scheduler's drain, under 10 s.
+WEB_GRACE_SECONDS = 3
 
 app = typer.Typer(
     name="earshot",
@@ -88,38 +94,63 @@ def run(
     port: Annotated[int | None, typer.Option(help="Web port (overrides web.port).")] = None,
 ) -> None:
     """Run everything in one process: scheduled collection, classification, alerting and the web UI."""
-    from scheduler.runner import start
+    from scheduler.runner import start, stop
 
     settings = settings_for(ctx)
     setup_logging(settings.log_level, state(ctx).verbose)
     with clean_errors():
         built = build(settings)
+    # Installed before anything starts, so a SIGTERM during start-up also stops cleanly.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     scheduler = start(built.components, deliver_interval_seconds=settings.pipeline.deliver_interval_seconds)
+    stuck: dict[str, int] = {}
     try:
         if web and settings.web.enabled:
-            _serve_web(built, host or settings.web.host, port or settings.web.port)
+            _serve_web(built, host or settings.web.host, port or settings.web.port, stopping)
         else:
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             typer.echo("earshot running without the web UI; Ctrl-C to stop", err=True)
             with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+                stopping.wait()
     finally:
-        scheduler.shutdown(wait=True)
+        # Drains for at most DRAIN_SECONDS: SIGTERM must stop the service even with a source stuck.
+        stuck = stop(scheduler)
         built.close()
+    if stuck:
+        _exit_now()
 
 
-def _serve_web(built: object, host: str, port: int) -> None:
+def _exit_now() -> None:
+    # A collector stuck in a read may hold threads the interpreter joins at exit (a feed pool's
+    # workers), which would keep a stopped service alive. Their runs never committed, so nothing
+    # is lost by leaving without them.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _serve_web(built: object, host: str, port: int, stopping: threading.Event) -> None:
     import uvicorn
 
     from earshot.webapp import web_app
 
-    typer.echo(f"earshot dashboard on http://{host}:{port}/", err=True)
+    app_ = web_app(built)  # type: ignore[arg-type]
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; catch them here so the
     # scheduler is shut down cleanly afterwards and the process exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
-    uvicorn.run(web_app(built), host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+        signal.signal(sig, lambda *_: stopping.set())
+    if stopping.is_set():
+        return  # told to stop while starting: do not start serving
+    typer.echo(f"earshot dashboard on http://{host}:{port}/", err=True)
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_level="warning",
+        # Open requests get this long after SIGTERM; then the scheduler drains (DRAIN_SECONDS).
+        timeout_graceful_shutdown=WEB_GRACE_SECONDS,
+    )
 
 
 data_commands.register(app)

@@ -1,1 +1,1 @@
-"""Scheduler: the pipeline stages and what runs them (APScheduler in-process, NATS distributed)."""
+"""Scheduler: the pipeline stages and what runs them (APScheduler, in one process)."""

@@ -15,7 +15,7 @@ from alerting.noise import BrandBook
 from alerting.routing import Router
 from classifiers.base import Classifier
 from collectors.base import Collector
-from collectors.neardup import NearDuplicateIndex
+from collectors.neardup import DEFAULT_MAX_ENTRIES, NearDuplicateIndex
 
 
 def utcnow() -> datetime:
@@ -32,6 +32,8 @@ class SourceRuntime:
     collector: Collector  # type: ignore[type-arg]
     interval_seconds: float
     jitter_seconds: float
+    # Wall-clock budget of one whole run (every feed and page), from sources[].timeout_seconds.
+    timeout_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Components:
     cluster_window_hours: float = 72.0
     clock: Callable[[], datetime] = utcnow
     neardup: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
+    # The index's memory bound: the most recent mentions it keeps for clustering (~4.5 KB each).
+    neardup_max_entries: int = DEFAULT_MAX_ENTRIES
     # Our brands, competitors and own accounts: marks mentions and catches impersonators.
     brands: BrandBook = field(default_factory=BrandBook)
     neardup_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -60,7 +60,9 @@ def warm_up(components: Components) -> None:
     since = components.clock() - timedelta(hours=components.cluster_window_hours)
     with components.sessions() as session:
         rows = mention_repo.recent_texts(session, since=since)
-    index = NearDuplicateIndex()
+    index = NearDuplicateIndex(
+        window_seconds=components.cluster_window_hours * 3600, max_entries=components.neardup_max_entries
+    )
     index.load(rows)
     with components.neardup_lock:
         components.neardup = index
@@ -104,10 +106,8 @@ def run_source(components: Components, name: str, *, timeout_seconds: float | No
 
 
 def _configured_timeout(source: SourceRuntime) -> float:
-    # SourceRuntime gains ``timeout_seconds`` (from sources[].timeout_seconds) in the composition
-    # root; until then, and for runtimes built by hand, the default applies.
-    value = getattr(source, "timeout_seconds", None)
-    return float(value) if isinstance(value, int | float) and value > 0 else DEFAULT_TIMEOUT_SECONDS
+    value = source.timeout_seconds
+    return float(value) if value > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
 def describe_error(exc: BaseException) -> str:

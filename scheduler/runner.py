@@ -1,19 +1,55 @@
-"""In-process mode: APScheduler runs every source on its interval, and the outbox worker."""
+"""In-process mode: APScheduler runs every source on its interval, and the outbox worker.
+
+Each kind of work has its own workers, so one kind stuck cannot starve another: collection
+(``collect``, one thread per concurrent source run), delivery (``deliver``), periodic jobs
+(``periodic``: escalations, spikes, digests, source health) and the heartbeat (``heartbeat``,
+which only proves the scheduler still ticks, for /healthz). ``stop`` drains: it starts nothing
+new, waits for jobs in flight until a deadline, and abandons what is still stuck then.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.components import Components, PeriodicJob
 from scheduler.delivery import drain
+from scheduler.heartbeat import HEARTBEAT, Heartbeat
 from scheduler.pipeline import run_source, warm_up
+from scheduler.pools import DaemonPool, DaemonPoolExecutor
 
 log = logging.getLogger(__name__)
+# Collection threads: sources run at once; the rest wait their turn, never delivery's.
+COLLECT_WORKERS = 4
+PERIODIC_WORKERS = 2
+# How long `stop` waits for jobs in flight. With uvicorn's own 3 s, SIGTERM exits within 10 s.
+DRAIN_SECONDS = 5.0
+
+
+class Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """APScheduler's background scheduler over Earshot's separate worker pools."""
+
+    def __init__(self, pools: dict[str, DaemonPool], heartbeat: Heartbeat, tick_seconds: float) -> None:
+        self.pools = pools
+        self.heartbeat = heartbeat
+        self.tick_seconds = tick_seconds
+        executors = {name: DaemonPoolExecutor(pool) for name, pool in pools.items()}
+        # Jobs added without an executor (benchmarks, plugins) are collection-like work.
+        executors["default"] = DaemonPoolExecutor(pools["collect"])
+        super().__init__(
+            executors=executors,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            timezone="UTC",
+        )
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop scheduling; with ``wait``, also wait for every job in flight however long."""
+        self.heartbeat.stop()
+        super().shutdown(wait=wait)
 
 
 def _safe_run_source(components: Components, name: str) -> None:
@@ -31,13 +67,25 @@ def _safe_deliver(components: Components) -> None:
         log.exception("outbox: unexpected error")
 
 
-def build_scheduler(components: Components, *, deliver_interval_seconds: float = 5.0) -> BackgroundScheduler:
-    """A scheduler with one job per enabled source plus the outbox worker; not started."""
-    scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-        timezone="UTC",
-    )
+def _tick(heartbeat: Heartbeat) -> None:
+    heartbeat.beat()
+
+
+def build_scheduler(
+    components: Components,
+    *,
+    deliver_interval_seconds: float = 5.0,
+    collect_workers: int = COLLECT_WORKERS,
+    heartbeat: Heartbeat = HEARTBEAT,
+) -> Scheduler:
+    """A scheduler with one job per enabled source, the outbox worker, periodic jobs and a heartbeat."""
+    pools = {
+        "collect": DaemonPool("collect", collect_workers),
+        "deliver": DaemonPool("deliver", 1),
+        "periodic": DaemonPool("periodic", PERIODIC_WORKERS),
+        "heartbeat": DaemonPool("heartbeat", 1),
+    }
+    scheduler = Scheduler(pools, heartbeat, tick_seconds=deliver_interval_seconds)
     now = components.clock()
     for index, source in enumerate(components.sources.values()):
         scheduler.add_job(
@@ -46,6 +94,7 @@ def build_scheduler(components: Components, *, deliver_interval_seconds: float =
             args=(components, source.name),
             id=f"source:{source.name}",
             name=f"collect {source.name}",
+            executor="collect",
             # First runs start at once but staggered, so sources do not all hit the database together.
             next_run_time=now + timedelta(seconds=index),
         )
@@ -55,6 +104,16 @@ def build_scheduler(components: Components, *, deliver_interval_seconds: float =
         args=(components,),
         id="outbox",
         name="deliver alerts",
+        executor="deliver",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        _tick,
+        IntervalTrigger(seconds=deliver_interval_seconds),
+        args=(heartbeat,),
+        id="heartbeat",
+        name="heartbeat",
+        executor="heartbeat",
         next_run_time=now,
     )
     for job in components.periodic:
@@ -64,6 +123,7 @@ def build_scheduler(components: Components, *, deliver_interval_seconds: float =
             args=(job,),
             id=f"periodic:{job.name}",
             name=job.name,
+            executor="periodic",
         )
     return scheduler
 
@@ -75,10 +135,45 @@ def _safe_periodic(job: PeriodicJob) -> None:
         log.exception("%s: unexpected error", job.name)
 
 
-def start(components: Components, *, deliver_interval_seconds: float = 5.0) -> BackgroundScheduler:
+def start(
+    components: Components, *, deliver_interval_seconds: float = 5.0, heartbeat: Heartbeat = HEARTBEAT
+) -> Scheduler:
     """Warm up the near-duplicate index and start the scheduler in background threads."""
     warm_up(components)
-    scheduler = build_scheduler(components, deliver_interval_seconds=deliver_interval_seconds)
+    bound_neardup(components)
+    scheduler = build_scheduler(
+        components, deliver_interval_seconds=deliver_interval_seconds, heartbeat=heartbeat
+    )
     scheduler.start()
+    heartbeat.start(deliver_interval_seconds)
     log.info("scheduler started with %d source(s)", len(components.sources))
     return scheduler
+
+
+def bound_neardup(components: Components) -> None:
+    """Apply the clustering window and size cap to the near-duplicate index warm-up built."""
+    # warm_up builds the index with defaults; the configured window and cap are applied here.
+    with components.neardup_lock:
+        components.neardup.window_seconds = components.cluster_window_hours * 3600
+        components.neardup.max_entries = components.neardup_max_entries
+        components.neardup.prune()
+
+
+def stop(scheduler: Scheduler, *, grace_seconds: float = DRAIN_SECONDS) -> dict[str, int]:
+    """Drain and stop: start nothing new, wait for jobs in flight up to ``grace_seconds``.
+
+    Returns, per pool, how many jobs were still running at the deadline and were abandoned.
+    """
+    deadline = time.monotonic() + grace_seconds
+    scheduler.shutdown(wait=False)
+    # Deliveries first: a notification half-sent is worth the wait more than a fetch.
+    order = ("deliver", "periodic", "heartbeat", "collect")
+    stuck = {name: scheduler.pools[name].join(deadline) for name in order}
+    stuck = {name: count for name, count in stuck.items() if count}
+    if stuck:
+        log.warning(
+            "stopped with jobs still running after %.1fs, abandoned: %s",
+            grace_seconds,
+            ", ".join(f"{name} {count}" for name, count in stuck.items()),
+        )
+    return stuck

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from alerting.config import RouteConfig, RouteMatch, TeamConfig
-from alerting.matchers import MatcherError, parse_cli_matcher, parse_matcher
+from alerting.matchers import MAX_MATCH_CHARS, MatcherError, parse_cli_matcher, parse_matcher
 from alerting.routing import Router
 from domain import Author, Engagement, Mention, Sentiment, Urgency
 from earshot.settings import ConfigError, load_settings
@@ -109,11 +109,37 @@ def test_operators(match: dict[str, Any], mention: Mention, reason: str | None) 
         ("sentiment", ["angry"], "'angry' is not one of negative, neutral, positive"),
         ("brand", "!=", "'!=' needs a value after it"),
         ("brand", [], "a list needs at least one non-empty value"),
+        # Python's re accepts these; RE2 cannot run them in linear time, so they are refused.
+        ("text", r"=~ (\w+) \1", "invalid regular expression '(\\w+) \\1': invalid escape sequence: \\1"),
+        ("text", "=~ refund(?!ed)", "invalid perl operator: (?! (patterns use RE2 syntax"),
+        ("author", "=~ (?<=@)bot", "no lookarounds"),
+        ("text", "=~ " + "a" * 1001, "regular expression is 1001 characters; the limit is 1000"),
     ],
 )
 def test_bad_matchers(field: str, value: Any, error: str) -> None:
     with pytest.raises(MatcherError, match=re.escape(error)):
         parse_matcher(field, value)
+
+
+# The pattern and input from the ReDoS report, made worse: Python's backtracking re needs about
+# 2^40 steps for this, RE2 a few microseconds. The timeout only stops the old engine hanging the run.
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("op", ["=~", "!~"])
+def test_catastrophic_pattern_is_evaluated_in_linear_time(op: str) -> None:
+    matcher = parse_matcher("text", f"{op} (a+)+$")
+    assert type(matcher.pattern).__module__.startswith("re2")
+    hostile = {"text": "a" * 40 + "!"}
+    assert (matcher.evaluate(hostile) is None) is (op == "=~")
+
+
+def test_matchers_see_at_most_max_match_chars_of_a_value() -> None:
+    tail = parse_matcher("text", "=~ needle$")
+    head = parse_matcher("text", "=~ ^needle")
+    long_text = "needle " + "x" * MAX_MATCH_CHARS + " needle"
+    assert tail.evaluate({"text": long_text}) is None  # the end lies past the cap
+    assert head.evaluate({"text": long_text}) == "text =~ ^needle"
+    # Values of list fields are capped one by one, not as a whole.
+    assert parse_matcher("query", "=~ needle$").evaluate({"query": ("x" * 10, "a needle")}) is not None
 
 
 @pytest.mark.parametrize(
@@ -141,6 +167,7 @@ def test_cli_matcher_without_operator_is_an_error() -> None:
         ({"followers": ">= lots"}, "routes[0].match.followers: 'lots' is not a number"),
         ({"urgency": "hgih"}, "routes[0].match.urgency: 'hgih' is not one of low, medium, high, critical"),
         ({"colour": "red"}, "routes[0].match.colour: unknown key"),
+        ({"text": "=~ (\\d+)-\\1"}, "routes[0].match.text: invalid regular expression '(\\d+)-\\1'"),
     ],
 )
 def test_config_check_reports_bad_matchers_with_their_key_path(

@@ -52,6 +52,12 @@ def _run(config: Path, *args: str) -> tuple[int, str, str]:
             {"competitors: [Vantix, Orbly]": "competitors: [Acme]"},
             "brands[0].competitors[0]: 'Acme' is not a declared brand",
         ),
+        (
+            # A backreference: Python's re takes it, RE2 (linear time) cannot, so config check refuses it.
+            {'followers: ">= 50000"}': "text: '=~ (\\w+) \\1'}"},
+            "routes[2].match.text: invalid regular expression '(\\w+) \\1': invalid escape sequence: \\1 "
+            "(patterns use RE2 syntax",
+        ),
     ],
 )
 def test_config_check_reports_one_clear_line(tmp_path: Path, replace: dict[str, str], expected: str) -> None:
