@@ -214,7 +214,7 @@ class TransformerClassifier:
         cat_scores = {n: round(p, 4) for n, p in cat_probs.items()}
         if index.names:  # categories a team added in config, by example sentences
             extra = index.scores(out.embeddings)
-            cats += list(index.assign(extra, [()])[0])
+            cats += list(index.assign(extra, [set()])[0])
             cat_scores.update({n: round(float(s), 4) for n, s in zip(index.names, extra[0], strict=True)})
         needs, high, crit = (
             float(heads.needs_response[k]),

@@ -100,6 +100,7 @@ def build(
             collector=collector,
             interval_seconds=config.interval_seconds,
             jitter_seconds=config.jitter_seconds,
+            timeout_seconds=config.timeout_seconds,
         )
     components = Components(
         sessions=session_factory(engine),
@@ -110,6 +111,7 @@ def build(
         alerting=settings.alerting,
         batch_size=settings.pipeline.batch_size,
         cluster_window_hours=settings.pipeline.cluster_window_hours,
+        neardup_max_entries=settings.pipeline.neardup_max_entries,
         clock=clock,
         brands=BrandBook.build(settings.brand_roles(), max_age_seconds=settings.alerting.max_age),
     )

@@ -81,6 +81,8 @@ class PipelineConfig(BaseModel):
     deliver_interval_seconds: float = Field(5.0, gt=0)
     # Near-duplicates are looked for among mentions collected this many hours back.
     cluster_window_hours: float = Field(72.0, gt=0)
+    # At most this many recent mentions are kept for near-duplicate matching (memory stays bounded).
+    neardup_max_entries: int = Field(20_000, ge=100)
 
 
 class WebConfig(BaseModel):

@@ -195,7 +195,7 @@ def fit(f: Featurised, seed: int = 8) -> tuple[dict[str, npt.NDArray[np.float32]
 
 def save(arrays: dict[str, npt.NDArray[np.float32]], meta: dict[str, Any], model_dir: Path) -> None:
     """Write the weights (compressed) and metadata beside the model."""
-    np.savez_compressed(model_dir / WEIGHTS_FILE, **arrays)
+    np.savez_compressed(model_dir / WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]
     (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

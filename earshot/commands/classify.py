@@ -135,7 +135,12 @@ def register(app: typer.Typer, options: ClassifierOptions | None = None) -> None
 
         full = TransformerClassifier(ClassifierOptions(kind="transformer", model_dir=base, threads=threads))
         labelled = evaluate_labels(full, datasets=datasets or DEFAULT_DATASETS, limit=limit)
-        report = {"model": full.version, "sha256": full.sha256, "benchmarks": rows, "labels": labelled}
+        report: dict[str, object] = {
+            "model": full.version,
+            "sha256": full.sha256,
+            "benchmarks": rows,
+            "labels": labelled,
+        }
         if card:
             from classifiers.training.card import write_eval_card
 

@@ -73,7 +73,9 @@ CASES = [
     ),
     pytest.param("firmware 3.2 fixed it, credit where due @Nimbus", False, marks=KNOWN_MISS),
     ("@BancoSol me han cobrado dos veces la cuota, necesito que me devuelvan el dinero ya", True),
-    ("Qué buena la nueva app de @BancoSol, por fin algo que funciona bien", False),
+    pytest.param(
+        "Qué buena la nueva app de @BancoSol, por fin algo que funciona bien", False, marks=KNOWN_MISS
+    ),
     ("@TelcoPlus toujours pas de réseau depuis ce matin dans tout le quartier, c'est une panne ?", True),
     ("Super séjour à l'hôtel @Maravel, personnel adorable, je recommande", False),
     ("@StromAG seit drei Stunden Stromausfall in ganz Köln, wann geht es wieder?", True),
