@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["ingest", "collect", "alerting", "classify", "alert_quality"]
+BENCHMARKS = ["ingest", "collect", "alerting", "classify", "alert_quality", "soak"]
 
 
 def main(argv: list[str]) -> int:
