@@ -18,7 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from classifiers.training.data import AIRLINE_HELDOUT_SHARE, DEFAULT_DATASETS
+from classifiers.training.data import DEFAULT_DATASETS, _airline_rows, _is_heldout
+from domain import CATEGORIES
 
 ANNOTATIONS_DIR = Path(__file__).resolve().parents[1] / "annotations"
 
@@ -46,19 +47,7 @@ TEST_INDUSTRIES: frozenset[str] = frozenset({"telecom", "rail", "utility", "phar
 # Threshold selection and early stopping only.
 VAL_INDUSTRIES: frozenset[str] = frozenset({"banking", "grocery", "automotive"})
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "pt", "it")
-LABEL_CATEGORIES: tuple[str, ...] = (
-    "outage",
-    "security",
-    "safety",
-    "legal",
-    "billing",
-    "delivery",
-    "customer_service",
-    "product_feedback",
-    "question",
-    "praise",
-    "spam",
-)
+LABEL_CATEGORIES: tuple[str, ...] = CATEGORIES
 URGENCY_LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
 TEAMS: tuple[str, ...] = ("support", "ops", "legal", "pr", "none")
 FLAGS: tuple[str, ...] = ("sarcasm", "figurative", "news", "impersonation", "phishing")
@@ -220,21 +209,6 @@ def counts(rows: Sequence[LabelRow]) -> dict[str, dict[str, int]]:
 # --- texts of referenced rows -------------------------------------------------------------------
 
 
-def _airline(root: Path) -> Iterator[tuple[str, str, str]]:
-    seen: set[str] = set()
-    with (root / "airline" / "Tweets.csv").open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["tweet_id"] in seen:
-                continue
-            seen.add(r["tweet_id"])
-            yield r["tweet_id"], r["text"], r["airline"]
-
-
-def _airline_heldout(tweet_id: str) -> bool:
-    digest = hashlib.sha256(tweet_id.encode()).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < AIRLINE_HELDOUT_SHARE
-
-
 def _semeval(root: Path) -> Iterator[tuple[str, str]]:
     with (root / "semeval2017_task4a" / "derived" / "train.tsv").open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
@@ -259,7 +233,8 @@ def _goemotions(root: Path) -> Iterator[tuple[str, str]]:
 def source_texts(root: Path = DEFAULT_DATASETS) -> dict[str, dict[str, str]]:
     """Training-split texts by dataset and row id (airline held-out rows and evaluation sets excluded)."""
     return {
-        "airline": {i: t for i, t, _ in _airline(root) if not _airline_heldout(i)},
+        # The same de-duplication and held-out hash as the airline evaluation sets use.
+        "airline": {r["tweet_id"]: r["text"] for r in _airline_rows(root) if not _is_heldout(r["tweet_id"])},
         "semeval": dict(_semeval(root)),
         "tse": dict(_tse(root)),
         "goemotions": dict(_goemotions(root)),
