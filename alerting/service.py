@@ -7,9 +7,9 @@ owns the transaction, so an alert and its outbox rows are stored together or not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,12 +18,54 @@ from alerting import escalation, silences
 from alerting import grouping as groups
 from alerting.config import AlertingConfig, GroupingConfig, TeamConfig
 from alerting.matchers import mention_labels
-from alerting.routing import Router
+from alerting.routing import RouteDecision, Router
 from alerting.text import alert_text
 from alerting.windows import Schedule, decide
 from domain import AlertKind, AlertStatus, Classification, Mention
 from storage import alerts as alert_repo
+from storage.alerting_tables import SilenceRow
 from storage.models import AlertRow
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPlan:
+    """What a classified mention will raise: its labels, and per route decision the silence that holds."""
+
+    labels: dict[str, Any]
+    decisions: list[tuple[RouteDecision, SilenceRow | None]]
+
+
+def plan_alerts(
+    session: Session,
+    *,
+    router: Router,
+    config: AlertingConfig,
+    mention: Mention,
+    classification: Classification,
+    now: datetime,
+) -> AlertPlan | None:
+    """Route a classified mention and match silences, reading only: None when it raises no alert.
+
+    The pipeline calls this before it opens the write transaction, so evaluating routes and silence
+    patterns never holds the database's write lock.
+    """
+    if not classification.urgency.at_least(config.min_urgency):
+        return None
+    if "spam" in classification.categories or mention.owned:
+        return None  # our own accounts' posts never page anyone
+    if config.max_age is not None and (mention.collected_at - mention.published_at).total_seconds() > (
+        config.max_age
+    ):
+        return None  # history (a backfill, a first run, an import) is stored, not alerted on
+    labels = mention_labels(mention, classification)
+    decisions: list[tuple[RouteDecision, SilenceRow | None]] = []
+    for decision in router.decide_labels(labels):
+        if mention.competitor_only and not router.asks_for_competitors(decision.route):
+            continue
+        silence_labels = {"kind": str(AlertKind.MENTION), "team": decision.team, "route": decision.route}
+        silence = silences.matching_silence(session, {**silence_labels, **labels}, now=now)
+        decisions.append((decision, silence))
+    return AlertPlan(labels, decisions)
 
 
 def raise_alerts(
@@ -36,22 +78,22 @@ def raise_alerts(
     classification: Classification,
     cluster_id: int,
     now: datetime,
+    plan: AlertPlan | Literal["compute"] | None = "compute",
 ) -> tuple[int, int]:
-    """Raise alerts for a stored mention that needs a response; return (created, folded)."""
-    if not classification.urgency.at_least(config.min_urgency):
+    """Raise alerts for a stored mention that needs a response; return (created, folded).
+
+    ``plan`` comes from ``plan_alerts`` made before the transaction; by default it is made here.
+    """
+    if plan == "compute":
+        plan = plan_alerts(
+            session, router=router, config=config, mention=mention, classification=classification, now=now
+        )
+    if plan is None:
         return 0, 0
-    if "spam" in classification.categories or mention.owned:
-        return 0, 0  # our own accounts' posts never page anyone
-    if config.max_age is not None and (mention.collected_at - mention.published_at).total_seconds() > (
-        config.max_age
-    ):
-        return 0, 0  # history (a backfill, a first run, an import) is stored, not alerted on
     created = folded = 0
     brand = mention.brands[0] if mention.brands else None
-    labels = mention_labels(mention, classification)
-    for decision in router.decide_labels(labels):
-        if mention.competitor_only and not router.asks_for_competitors(decision.route):
-            continue
+    labels = plan.labels
+    for decision, silence in plan.decisions:
         group_key = f"{decision.route}|{brand}|story-{cluster_id}"
         open_alert = session.scalars(
             select(AlertRow)
@@ -88,6 +130,7 @@ def raise_alerts(
             teams=router.team_by_name,
             grouping=route.grouping(config.grouping) if route is not None else None,
             now=now,
+            silence=silence,
         )
         created += 1
     return created, folded
@@ -104,10 +147,18 @@ def dispatch(
     use_windows: bool = True,
     use_silences: bool = True,
     use_escalation: bool = True,
+    silence: SilenceRow | Literal["match"] | None = "match",
 ) -> AlertRow:
-    """Store a new alert and plan its notifications: silence, off hours, grouping, escalation."""
+    """Store a new alert and plan its notifications: silence, off hours, grouping, escalation.
+
+    ``silence`` is the silence already matched outside the transaction (or None); by default the
+    active silences are matched here.
+    """
     labels = {"kind": str(new.kind), "team": new.team, "route": new.route_name, **labels}
-    silence = silences.matching_silence(session, labels, now=now) if use_silences else None
+    if not use_silences:
+        silence = None
+    elif silence == "match":
+        silence = silences.matching_silence(session, labels, now=now)
     if silence is not None:
         details = {**(new.details or {}), "silenced_by": silence.id}
         row = alert_repo.create_alert(session, replace(new, channels=(), details=details), now=now)

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import StatementError
 
-from alerting.service import raise_alerts
+from alerting.service import plan_alerts, raise_alerts
 from classifiers.base import ClassifierInput
 from collectors.base import FetchResult
 from collectors.errors import CollectorError, RateLimited
@@ -160,6 +160,20 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
         components.brands.check(m, c) for m, c in zip(fresh, classify(components, fresh), strict=True)
     ]
     now = components.clock()
+    # Routes and silence patterns are evaluated before the write transaction opens, so a slow
+    # evaluation never holds the database's write lock.
+    with components.sessions() as session:
+        plans = {
+            m.key: plan_alerts(
+                session,
+                router=components.router,
+                config=components.alerting,
+                mention=m,
+                classification=c,
+                now=now,
+            )
+            for m, c in zip(fresh, classifications, strict=True)
+        }
     with components.sessions() as session, session.begin():
         inserted = mention_repo.store_mentions(session, fresh, classifications, now=now)
         report.new = len(inserted)
@@ -177,6 +191,7 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
                     classification=item.classification,
                     cluster_id=clusters[item.id],
                     now=now,
+                    plan=plans.get(item.mention.key),
                 )
                 report.alerts += created
                 report.folded += folded
