@@ -33,7 +33,8 @@ class ClassifierOptions(BaseModel):
     batch_size: int = Field(32, ge=1, le=1024)
     model_dir: Path | None = None
     urgency: UrgencyThresholds = Field(default_factory=UrgencyThresholds)
-    # Extra example sentences per category: a new category, or more examples for a built-in one.
+    # Example sentences per category: a new category. With learned heads (the shipped model) the
+    # built-in categories come from the heads and examples for them are not used.
     categories: dict[str, list[str]] = Field(default_factory=dict)
-    # Cosine-similarity threshold per category (built-in or added above); others use the default.
+    # Cosine-similarity threshold per example-based category; others use the default.
     category_thresholds: dict[str, float] = Field(default_factory=dict)
