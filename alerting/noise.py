@@ -1,11 +1,11 @@
-"""Noise control before routing: our own accounts, competitors, history, and impersonators.
+"""Noise control before routing: our own accounts, competitors and impersonators.
 
 - A post by one of a brand's own accounts (``brands[].accounts``) is stored and marked ``owned``; it
   never alerts.
 - A mention whose matched brands are all competitors alerts only through a route that asks for it
   (its ``match`` names ``brand`` or ``brand_role``); the default route never takes it.
-- A mention published more than ``alerting.max_age`` before it was collected is history: stored and
-  classified, never alerted on.
+- History (published more than ``alerting.max_age`` before it was collected) is not decided here:
+  ``alerting.service.plan_alerts`` reads it from the alerting config.
 - An author whose handle or display name imitates an owned account (edit distance after folding
   homoglyphs, "support"/"help" suffixes) and who asks for credentials, codes, card details or a DM is
   a security risk: the classification gains ``security`` and becomes critical.
@@ -17,7 +17,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 
 from domain import Classification, Mention, Urgency
 
@@ -124,7 +123,7 @@ def fold_handle(handle: str) -> str:
     text = unicodedata.normalize("NFKC", handle).strip().lstrip("@").split("@")[0].lower()
     # Strip combining marks (accents stacked on Latin letters are a common disguise).
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]", "", text.translate(_HOMOGLYPHS)).translate(_HOMOGLYPHS)
+    return re.sub(r"[^a-z0-9]", "", text.translate(_HOMOGLYPHS))
 
 
 _SUFFIXES = re.compile("(" + "|".join(sorted({fold_handle(w) for w in _SUFFIX_WORDS}, key=len)[::-1]) + ")+$")
@@ -149,38 +148,29 @@ def _distance(a: str, b: str, limit: int = 3) -> int:
 class BrandBook:
     """Which brands are ours, which are competitors, and our accounts per source."""
 
-    own: frozenset[str] = frozenset()
     competitors: frozenset[str] = frozenset()
     # source name or kind (or "*") -> handles, as configured
     accounts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Handles of our own brands' accounts (not competitors'): what impersonators imitate.
     own_accounts: frozenset[str] = frozenset()
-    max_age: timedelta | None = timedelta(hours=6)
 
     @classmethod
-    def build(
-        cls,
-        brands: Iterable[tuple[str, bool, Mapping[str, Sequence[str]]]],
-        *,
-        max_age_seconds: float | None = 6 * 3600,
-    ) -> BrandBook:
+    def build(cls, brands: Iterable[tuple[str, bool, Mapping[str, Sequence[str]]]]) -> BrandBook:
         """From (name, is_competitor, accounts by source) triples."""
-        own: set[str] = set()
         rivals: set[str] = set()
         accounts: dict[str, set[str]] = {}
         ours: set[str] = set()
         for name, competitor, by_source in brands:
-            (rivals if competitor else own).add(name)
+            if competitor:
+                rivals.add(name)
             for source, handles in by_source.items():
                 accounts.setdefault(source, set()).update(fold_account(h) for h in handles)
                 if not competitor:
                     ours.update(fold_account(h) for h in handles)
         return cls(
-            own=frozenset(own),
             competitors=frozenset(rivals),
             accounts={k: frozenset(v) for k, v in accounts.items()},
             own_accounts=frozenset(ours),
-            max_age=timedelta(seconds=max_age_seconds) if max_age_seconds else None,
         )
 
     def is_owned(self, mention: Mention) -> bool:
@@ -202,17 +192,13 @@ class BrandBook:
             competitor_only=bool(mention.brands) and not ours,
         )
 
-    def is_history(self, mention: Mention) -> bool:
-        """Published more than ``max_age`` before it was collected."""
-        return self.max_age is not None and mention.collected_at - mention.published_at > self.max_age
-
     def impersonated(self, mention: Mention) -> str | None:
         """The owned account an author imitates while asking for credentials, or None."""
         if self.is_owned(mention) or not _CREDENTIAL_ASK.search(mention.full_text):
             return None
         names = [mention.author.handle, mention.author.display_name or ""]
         for candidate in filter(None, (fold_handle(n) for n in names)):
-            for real in self.own_accounts:
+            for real in sorted(self.own_accounts):  # sorted: the same answer in every process
                 if _imitates(candidate, real):
                     return real
         return None
@@ -254,8 +240,3 @@ def _imitates(candidate: str, real_handle: str) -> bool:
         return True
     # "lumora" + "helpdesk", "lum0ra_support": the brand stem with official-sounding words.
     return _distance(cand_stem, stem) <= (0 if len(stem) < 6 else 1) and candidate != cand_stem
-
-
-def too_old(mention: Mention, now: datetime, max_age: timedelta | None) -> bool:
-    """History: published more than ``max_age`` before ``now``."""
-    return max_age is not None and now - mention.published_at > max_age

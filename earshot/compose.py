@@ -113,7 +113,7 @@ def build(
         cluster_window_hours=settings.pipeline.cluster_window_hours,
         neardup_max_entries=settings.pipeline.neardup_max_entries,
         clock=clock,
-        brands=BrandBook.build(settings.brand_roles(), max_age_seconds=settings.alerting.max_age),
+        brands=BrandBook.build(settings.brand_roles()),
     )
     components.periodic = [
         PeriodicJob(name=job.name, interval_seconds=job.interval_seconds, run=job.run)

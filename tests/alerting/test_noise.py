@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerting.config import AlertingConfig, RouteConfig, RouteMatch, TeamConfig
-from alerting.noise import BrandBook, fold_handle
+from alerting.noise import BrandBook
 from domain import Author, Mention, Urgency
 from storage.models import MentionRow
 from storage.trends import top_authors
@@ -66,31 +66,30 @@ def test_competitors_are_marked_and_our_brand_leads(
 
 
 @pytest.mark.parametrize(
-    ("handle", "name", "text", "imitated"),
+    ("handle", "name", "text"),
     [
         # Digits for letters, the classic lookalike.
-        ("@LumoraSupp0rt", "Lumora Support", "DM us your password and the 6-digit code", "lumorasupport"),
+        ("@LumoraSupp0rt", "Lumora Support", "DM us your password and the 6-digit code"),
         # Cyrillic о and а in an otherwise Latin handle.
-        ("@Lumоrа_Support", "Support", "please send your login email and password", "lumorasupport"),
+        ("@Lumоrа_Support", "Support", "please send your login email and password"),
         # Greek omicron, and an official-sounding suffix on the brand's stem.
-        ("@Lumοra_HelpDesk", "Help", "DM us your card number to refund you", "lumora"),
-        ("@LumoraSecurityTeam", "Security", "log in here with your email and password", "lumora"),
+        ("@Lumοra_HelpDesk", "Help", "DM us your card number to refund you"),
+        ("@LumoraSecurityTeam", "Security", "log in here with your email and password"),
         # A capital I standing in for l.
-        ("@LumoraSupport_", "LumoraSupport", "send us a DM with your card details", "lumorasupport"),
-        ("@IumoraSupport", "Support", "what is the verification code you just received?", "lumorasupport"),
+        ("@LumoraSupport_", "LumoraSupport", "send us a DM with your card details"),
+        ("@IumoraSupport", "Support", "what is the verification code you just received?"),
         # The display name does the imitation.
-        ("@random8812", "Lumora Support", "Please DM us your password", "lumorasupport"),
+        ("@random8812", "Lumora Support", "Please DM us your password"),
         # Spanish and German requests.
-        ("@LumoraAyuda_", "Lumora Soporte", "Envíanos un DM con tu contraseña", "lumora"),
-        ("@lumora.hilfe", "Lumora Support", "Schreib uns eine DM mit deinem Passwort", "lumorasupport"),
+        ("@LumoraAyuda_", "Lumora Soporte", "Envíanos un DM con tu contraseña"),
+        ("@lumora.hilfe", "Lumora Support", "Schreib uns eine DM mit deinem Passwort"),
     ],
 )
 def test_impersonators_asking_for_credentials_are_critical_security(
-    handle: str, name: str, text: str, imitated: str
+    handle: str, name: str, text: str
 ) -> None:
     m = _by(handle, text, name=name)
-    assert fold_handle(imitated) in {fold_handle(a) for a in BOOK.own_accounts} | {fold_handle("lumora")}
-    assert BOOK.impersonated(m) is not None
+    assert BOOK.impersonated(m) in BOOK.own_accounts  # names the account being imitated
     out = BOOK.check(m, classified("praise", urgency=Urgency.LOW))
     assert out.urgency is Urgency.CRITICAL
     assert "security" in out.categories and out.signals["impersonation"] == 1.0
