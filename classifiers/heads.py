@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.config import UrgencyThresholds
-from classifiers.ngrams import DIM, ngram_features
+from classifiers.ngrams import DIM, ngram_rows
 from classifiers.runtime import FloatArray, RuntimeOutput
 
 WEIGHTS_FILE = "learned_heads.npz"
@@ -59,11 +59,10 @@ class LearnedHeads:
     version: str
     binary_names: tuple[str, ...]
     w_dense: FloatArray  # (dense_dim, k)
-    w_ngram: FloatArray  # (DIM, k)
     bias: FloatArray  # (k,)
     s_dense: FloatArray  # (dense_dim, 3) multilingual sentiment
-    s_ngram: FloatArray  # (DIM, 3)
     s_bias: FloatArray  # (3,)
+    w_ngram_all: FloatArray  # (DIM, k + 3): n-gram weights of the k binary outputs, then sentiment
     thresholds: dict[str, float]
     category_names: tuple[str, ...]
     sha256: str
@@ -82,11 +81,10 @@ class LearnedHeads:
             version=str(meta["version"]),
             binary_names=names,
             w_dense=arrays["w_dense"],
-            w_ngram=arrays["w_ngram"],
             bias=arrays["bias"],
             s_dense=arrays["s_dense"],
-            s_ngram=arrays["s_ngram"],
             s_bias=arrays["s_bias"],
+            w_ngram_all=np.hstack([arrays["w_ngram"], arrays["s_ngram"]]),
             thresholds={k: float(v) for k, v in meta["thresholds"].items()},
             category_names=tuple(n.removeprefix("cat:") for n in names if n.startswith("cat:")),
             sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
@@ -94,11 +92,16 @@ class LearnedHeads:
 
     def predict(self, dense: FloatArray, texts: Sequence[str]) -> HeadOutputs:
         """Probabilities for every text (``dense`` from ``dense_features`` of the same texts)."""
-        grams = ngram_features(texts, DIM)
-        logits = dense @ self.w_dense + grams @ self.w_ngram + self.bias
+        k = len(self.binary_names)
+        # Each text has a few hundred non-zero n-grams out of 32k: gather their weight rows instead
+        # of multiplying a mostly-zero dense matrix.
+        grams = np.zeros((len(texts), self.w_ngram_all.shape[1]), np.float32)
+        for row, (idx, val) in enumerate(ngram_rows(texts, DIM)):
+            grams[row] = val @ self.w_ngram_all[idx]
+        logits = dense @ self.w_dense + grams[:, :k] + self.bias
         probs = _sigmoid(logits)
         col = {n: i for i, n in enumerate(self.binary_names)}
-        s = dense @ self.s_dense + grams @ self.s_ngram + self.s_bias
+        s = dense @ self.s_dense + grams[:, k:] + self.s_bias
         s = np.exp(s - s.max(axis=1, keepdims=True))
         cats = [col[f"cat:{c}"] for c in self.category_names]
         return HeadOutputs(

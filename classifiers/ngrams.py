@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from classifiers.runtime import FloatArray, normalise_text
 
@@ -26,10 +27,14 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)[:200]
 
 
-def ngram_features(texts: Sequence[str], dim: int = DIM) -> FloatArray:
-    """One L2-normalised row of log-scaled hashed n-gram counts per text (words padded with spaces)."""
-    out = np.zeros((len(texts), dim), np.float32)
-    for row, text in enumerate(texts):
+def ngram_rows(texts: Sequence[str], dim: int = DIM) -> list[tuple[npt.NDArray[np.int64], FloatArray]]:
+    """Per text, the non-zero columns and values of its L2-normalised, log-scaled hashed n-gram counts.
+
+    Words are padded with spaces; each gives its 2-, 3- and 4-grams and itself. A text has a few
+    hundred of the ``dim`` columns, so callers gather weight rows rather than build dense rows.
+    """
+    rows: list[tuple[npt.NDArray[np.int64], FloatArray]] = []
+    for text in texts:
         counts: dict[int, int] = {}
         for word in _words(text):
             padded = f" {word} "
@@ -40,8 +45,7 @@ def ngram_features(texts: Sequence[str], dim: int = DIM) -> FloatArray:
             # The whole word too: short function words ("no", "nie", "pas") matter for polarity.
             h = zlib.crc32(padded.encode("utf-8")) % dim
             counts[h] = counts.get(h, 0) + 1
-        if counts:
-            idx = np.fromiter(counts.keys(), np.int64, len(counts))
-            val = np.log1p(np.fromiter(counts.values(), np.float32, len(counts)))
-            out[row, idx] = val / np.linalg.norm(val)
-    return out
+        idx = np.fromiter(counts.keys(), np.int64, len(counts))
+        val = np.log1p(np.fromiter(counts.values(), np.float32, len(counts)))
+        rows.append((idx, (val / np.linalg.norm(val)).astype(np.float32) if counts else val))
+    return rows

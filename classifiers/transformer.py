@@ -1,4 +1,4 @@
-"""The 'transformer' classifier: multi-task MiniLM in ONNX Runtime, prototype categories, urgency scoring."""
+"""The 'transformer' classifier: multi-task MiniLM in ONNX Runtime, learned heads, urgency scoring."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class TransformerClassifier:
         self._runtime: ModelRuntime | None = None
         self._index: CategoryIndex | None = None
         self._heads: LearnedHeads | None = None
+        self._heads_read = False
         self._sha256: str | None = None
         self._lock = threading.Lock()
         self._keywords = compile_patterns(options.categories)
@@ -59,15 +60,21 @@ class TransformerClassifier:
     def version(self) -> str:
         """Model name and version, e.g. earshot-minilm-mt-1.0.0+int8+heads.2.0.0.1a2b3c4d."""
         meta = self._runtime.meta if self._runtime else ModelMeta.load(self.model_dir)
-        heads = self._heads if self._runtime else LearnedHeads.load(self.model_dir)
-        return _version(meta, heads)
+        return _version(meta, self._learned_heads())
+
+    def _learned_heads(self) -> LearnedHeads | None:
+        """The heads beside the model, read once (None for a model without them)."""
+        if not self._heads_read:
+            self._heads = LearnedHeads.load(self.model_dir)
+            self._heads_read = True
+        return self._heads
 
     @property
     def sha256(self) -> str:
         """SHA-256 over the encoder graph and the learned heads: what produced a classification."""
         if self._sha256 is None:
             digest = hashlib.sha256(hashlib.sha256((self.model_dir / MODEL_FILE).read_bytes()).digest())
-            heads = LearnedHeads.load(self.model_dir)
+            heads = self._learned_heads()
             if heads is not None:
                 digest.update(bytes.fromhex(heads.sha256))
             self._sha256 = digest.hexdigest()
@@ -77,8 +84,8 @@ class TransformerClassifier:
         with self._lock:
             if self._runtime is None or self._index is None:
                 runtime = get_runtime(self.model_dir, self.options.threads)
-                self._heads = LearnedHeads.load(self.model_dir)
-                learned = set(self._heads.category_names) if self._heads else set()
+                heads = self._learned_heads()
+                learned = set(heads.category_names) if heads else set()
                 self._index = build_index(
                     self.model_dir,
                     lambda texts: runtime.embed(texts, self.options.batch_size),

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from classifiers.heads import META_FILE, SENTIMENTS, WEIGHTS_FILE, dense_features
-from classifiers.ngrams import DIM, ngram_features
+from classifiers.ngrams import DIM, ngram_rows
 from classifiers.runtime import MODEL_DIR, get_runtime
 from classifiers.training import labelled as lab
 
@@ -53,7 +53,11 @@ def featurise(rows: list[lab.LabelRow], texts: Sequence[str], model_dir: Path = 
 
     rows, texts = augment(rows, texts)
     out = get_runtime(model_dir).run(list(texts), 64)
-    grams = sp.csr_matrix(ngram_features(texts, DIM))
+    rows_nz = ngram_rows(texts, DIM)
+    indptr = np.cumsum([0, *(len(idx) for idx, _ in rows_nz)])
+    indices = np.concatenate([idx for idx, _ in rows_nz]) if rows_nz else np.zeros(0, np.int64)
+    values = np.concatenate([val for _, val in rows_nz]) if rows_nz else np.zeros(0, np.float32)
+    grams = sp.csr_matrix((values, indices, indptr), shape=(len(rows_nz), DIM))
     split = np.array([lab.split_of(r) for r in rows])
     return Featurised(rows, dense_features(out), grams, split)
 
