@@ -89,7 +89,8 @@ def tweeteval_task(root: Path, task: str, split: str) -> list[Example]:
     return _tweeteval(root, task, split)
 
 
-def _airline_rows(root: Path) -> Iterator[dict[str, str]]:
+def airline_rows(root: Path) -> Iterator[dict[str, str]]:
+    """Airline tweets de-duplicated by tweet_id, in file order."""
     seen: set[str] = set()
     with (root / "airline" / "Tweets.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -100,7 +101,8 @@ def _airline_rows(root: Path) -> Iterator[dict[str, str]]:
             yield row
 
 
-def _is_heldout(tweet_id: str) -> bool:
+def is_airline_heldout(tweet_id: str) -> bool:
+    """True for the ids held out for evaluation (a stable hash of the id)."""
     digest = hashlib.sha256(tweet_id.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < AIRLINE_HELDOUT_SHARE
 
@@ -109,16 +111,16 @@ def airline_sentiment(root: Path, heldout: bool) -> list[Example]:
     """Airline tweets, 3-way sentiment, train or held-out split by hashed tweet id."""
     return [
         Example(normalise_text(r["text"]), SENTIMENT_LABELS.index(r["airline_sentiment"]))
-        for r in _airline_rows(root)
-        if _is_heldout(r["tweet_id"]) == heldout
+        for r in airline_rows(root)
+        if is_airline_heldout(r["tweet_id"]) == heldout
     ]
 
 
 def airline_complaint(root: Path, heldout: bool) -> list[Example]:
     """Complaint proxy: negative with a concrete reason = 1, neutral/positive = 0, "Can't Tell" dropped."""
     out: list[Example] = []
-    for r in _airline_rows(root):
-        if _is_heldout(r["tweet_id"]) != heldout:
+    for r in airline_rows(root):
+        if is_airline_heldout(r["tweet_id"]) != heldout:
             continue
         reason = r["negativereason"].strip()
         if r["airline_sentiment"] == "negative":

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from classifiers.training.data import DEFAULT_DATASETS, _airline_rows, _is_heldout
+from classifiers.training.data import DEFAULT_DATASETS, airline_rows, is_airline_heldout
 from domain import CATEGORIES
 
 ANNOTATIONS_DIR = Path(__file__).resolve().parents[1] / "annotations"
@@ -234,7 +234,9 @@ def source_texts(root: Path = DEFAULT_DATASETS) -> dict[str, dict[str, str]]:
     """Training-split texts by dataset and row id (airline held-out rows and evaluation sets excluded)."""
     return {
         # The same de-duplication and held-out hash as the airline evaluation sets use.
-        "airline": {r["tweet_id"]: r["text"] for r in _airline_rows(root) if not _is_heldout(r["tweet_id"])},
+        "airline": {
+            r["tweet_id"]: r["text"] for r in airline_rows(root) if not is_airline_heldout(r["tweet_id"])
+        },
         "semeval": dict(_semeval(root)),
         "tse": dict(_tse(root)),
         "goemotions": dict(_goemotions(root)),
