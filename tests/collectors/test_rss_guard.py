@@ -5,42 +5,25 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from collectors.errors import TemporarilyUnavailable
 from collectors.http import DeadlineExceeded, run_deadline
 from collectors.netguard import BlockedAddress, is_public
 from collectors.redact import redact_url
 from tests.collectors.test_rss import RSS_TYPE, _versioned_feed, collector
-
-
-def _drip(request: Request) -> Response:
-    """A feed that sends one byte every 0.2 s for 30 s: every read succeeds, the whole never ends."""
-
-    def body() -> Iterator[bytes]:
-        for _ in range(150):
-            yield b" "
-            time.sleep(0.2)
-
-    return Response(body(), content_type=RSS_TYPE)
+from tests.slowfeed import dripping_server
 
 
 @pytest.fixture
 def drip_server() -> Iterator[HTTPServer]:
-    """A second fake server for the dripping feed: pytest-httpserver serves one request at a time."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.expect_request("/drip").respond_with_handler(_drip)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with dripping_server() as server:
+        yield server
 
 
 def test_slow_drip_feed_hits_the_run_deadline_and_fails_only_itself(

@@ -6,7 +6,6 @@ Every test runs on SQLite and on PostgreSQL (the ``sessions`` fixture).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,6 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug import Request, Response
 
 from alerting import health
 from alerting.config import HealthConfig, RouteConfig, TeamConfig
@@ -28,6 +26,7 @@ from storage import sources as source_repo
 from storage.models import AlertRow, AuthorRow, DeliveryRow, MentionRow
 from tests.collectors.conftest import make_context
 from tests.factories import ScriptedCollector, components, mention
+from tests.slowfeed import dripping_server
 
 OUTAGE = "lumora is down again, sync stuck and 500 errors everywhere"
 
@@ -47,24 +46,10 @@ def _feed(*titles: str) -> bytes:
     )
 
 
-def _drip(request: Request) -> Response:
-    def body() -> Iterator[bytes]:
-        for _ in range(150):
-            yield b" "
-            time.sleep(0.2)
-
-    return Response(body(), content_type="application/rss+xml")
-
-
 @pytest.fixture
 def drip_server() -> Iterator[HTTPServer]:
-    """A feed that never finishes (one byte every 0.2 s), on its own single-request server."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.expect_request("/drip").respond_with_handler(_drip)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    with dripping_server() as server:
+        yield server
 
 
 def _rss(feeds: list[str]) -> RssCollector:
