@@ -28,6 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 EARSHOT = str(Path(sys.executable).parent / "earshot")
 
 
+def _run_earshot(executable: str | Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """`earshot run` as the compose app runs it, its output captured for failure messages."""
+    return subprocess.Popen(
+        [str(executable), "run"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     return loaded
@@ -112,14 +124,7 @@ def app_process(compose_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[s
     procs: list[subprocess.Popen[str]] = []
 
     def start() -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [EARSHOT, "run"],
-            env=compose_env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc = _run_earshot(EARSHOT, compose_env, tmp_path)
         procs.append(proc)
         return proc
 
@@ -224,14 +229,7 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
     proc.kill()
     proc.wait(timeout=10)
     before_ids, before_position = _stored_demo_ids(url), _demo_position(url)
-    restarted = subprocess.Popen(
-        [EARSHOT, "run"],
-        env=compose_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    restarted = _run_earshot(EARSHOT, compose_env, tmp_path)
     try:
         _wait_for(lambda: _get(port, "/healthz"))
         listed = _wait_for(lambda: _get(port, "/api/alerts?limit=500"))
@@ -379,14 +377,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(compose_env: dict[str, str], 
     assert migrate.returncode == 0, migrate.stderr
     port = _free_port()
     compose_env["EARSHOT_WEB__PORT"] = str(port)
-    proc = subprocess.Popen(
-        [earshot, "run"],
-        env=compose_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _run_earshot(earshot, compose_env, tmp_path)
     try:
         assert _wait_for(lambda: _get(port, "/healthz"), timeout=60) == {"status": "ok"}
         listed = _wait_for(
