@@ -208,7 +208,9 @@ class BrandBook:
         target = self.impersonated(mention)
         if target is None:
             return classification
-        categories = tuple(dict.fromkeys((*classification.categories, "security")))
+        # A lure posing as us is a security incident, not spam to drop (spam never alerts).
+        kept = (c for c in classification.categories if c != "spam")
+        categories = tuple(dict.fromkeys((*kept, "security")))
         signals = {**classification.signals, "impersonation": 1.0}
         return replace(
             classification,

@@ -90,9 +90,10 @@ def test_impersonators_asking_for_credentials_are_critical_security(
 ) -> None:
     m = _by(handle, text, name=name)
     assert BOOK.impersonated(m) in BOOK.own_accounts  # names the account being imitated
-    out = BOOK.check(m, classified("praise", urgency=Urgency.LOW))
+    out = BOOK.check(m, classified("praise", "spam", urgency=Urgency.LOW))
     assert out.urgency is Urgency.CRITICAL
     assert "security" in out.categories and out.signals["impersonation"] == 1.0
+    assert "spam" not in out.categories  # spam never alerts; a lure posing as us must
 
 
 @pytest.mark.parametrize(
