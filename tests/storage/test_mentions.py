@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -128,3 +129,18 @@ def test_offsets_are_stored_as_utc(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
         (row,) = repo.list_mentions(s)
         assert row.published_at == T0 and row.published_at.utcoffset() == timedelta(0)
+
+
+def test_classifications_keep_the_model_version_and_checksum(sessions: sessionmaker[Session]) -> None:
+    (c,) = BaselineClassifier().predict_batch([ClassifierInput("lumora is down")])
+    digest = "ab" * 32
+    with sessions() as s, s.begin():
+        repo.store_mentions(
+            s,
+            [mention("v1", "lumora is down")],
+            [replace(c, model_version="m-2.0", model_sha256=digest)],
+            now=T0,
+        )
+    with sessions() as s:
+        row = s.scalars(select(ClassificationRow)).one()
+        assert (row.model_version, row.model_sha256) == ("m-2.0", digest)
