@@ -18,7 +18,9 @@ from earshot.checks import check
 from earshot.commands import alerts as alert_commands
 from earshot.commands import classify as classify_commands
 from earshot.commands import data as data_commands
+from earshot.commands import imports as import_commands
 from earshot.commands import silences as silence_commands
+from earshot.commands import users as user_commands
 from earshot.compose import build
 from earshot.context import CliState, clean_errors, fail, settings_for, setup_logging, state
 from storage.db import create_db_engine, upgrade
@@ -157,3 +159,5 @@ data_commands.register(app)
 alert_commands.register(app)
 classify_commands.register(app)
 silence_commands.register(app)
+user_commands.register(app)
+import_commands.register(app, db_app)

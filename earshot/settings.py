@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from alerting.config import AlertingConfig, ChannelConfig, RouteConfig, TeamConfig
 from classifiers.config import ClassifierOptions
+from scheduler.config import ScaleConfig
+from web.config import AuthConfig, WebConfig
 
 DEFAULT_CONFIG = Path("earshot.yaml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -85,16 +87,6 @@ class PipelineConfig(BaseModel):
     neardup_max_entries: int = Field(20_000, ge=100)
 
 
-class WebConfig(BaseModel):
-    """The dashboard and REST API."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-
-
 class Settings(BaseSettings):
     """Everything Earshot needs to run, validated at start."""
 
@@ -111,6 +103,8 @@ class Settings(BaseSettings):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
 
     def brand_roles(self) -> list[tuple[str, bool, dict[str, list[str]]]]:
         """(name, is_competitor, accounts) for every brand, competitors resolved as documented."""

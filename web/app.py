@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.heartbeat import HEARTBEAT, Heartbeat
 from web.api import alerts as alerts_api
+from web.api import analytics as analytics_api
+from web.api import auth as auth_api
+from web.api import cases as cases_api
 from web.api import mentions as mentions_api
 from web.api import metrics as metrics_api
+from web.api import replies as replies_api
 from web.api import silences as silences_api
 from web.api import sources as sources_api
 from web.api import trends as trends_api
@@ -27,6 +31,8 @@ from web.context import Context, WebContext, system_clock
 from web.guard import MAX_BODY_BYTES, RequestGuardMiddleware
 from web.inputs import database_refused, validation_error
 from web.pages import alerts as alerts_pages
+from web.pages import analytics as analytics_pages
+from web.pages import auth as auth_pages
 from web.pages import mentions as mentions_pages
 from web.pages import overview as overview_pages
 from web.pages import sources as sources_pages
@@ -94,9 +100,10 @@ def create_app(
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (mentions_api, alerts_api, trends_api, sources_api, silences_api, metrics_api):
+    api_modules = (mentions_api, alerts_api, trends_api, sources_api, silences_api, metrics_api)
+    for module in (*api_modules, auth_api, cases_api, replies_api, analytics_api):
         app.include_router(module.router)
-    for page in (overview_pages, mentions_pages, alerts_pages, sources_pages):
+    for page in (overview_pages, mentions_pages, alerts_pages, sources_pages, analytics_pages, auth_pages):
         app.include_router(page.router)
 
     @app.get(
