@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alerting.config import AlertingConfig, ChannelConfig, RouteConfig, TeamConfig
+from alerting.replies_config import RepliesConfig
 from classifiers.config import ClassifierOptions
 from scheduler.config import ScaleConfig
 from web.config import AuthConfig, WebConfig
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     web: WebConfig = Field(default_factory=WebConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
 
     def brand_roles(self) -> list[tuple[str, bool, dict[str, list[str]]]]:
         """(name, is_competitor, accounts) for every brand, competitors resolved as documented."""

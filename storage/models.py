@@ -248,4 +248,10 @@ class InstallationRow(Base):
     created_at: Mapped[datetime]
 
 
-import storage.alerting_tables  # noqa: E402, F401  (registers the alerting tables on Base.metadata)
+import storage.account_tables  # noqa: E402
+import storage.alerting_tables  # noqa: E402  (registers the alerting tables on Base.metadata)
+import storage.case_tables  # noqa: E402
+import storage.reply_tables  # noqa: E402
+import storage.rollup_tables  # noqa: E402
+import storage.scale_tables  # noqa: E402
+import storage.search_tables  # noqa: E402, F401

@@ -13,6 +13,8 @@ class WebConfig(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Public address of the dashboard (e.g. https://earshot.example.com); notifications link to alerts there.
+    base_url: str | None = None
 
 
 class AuthConfig(BaseModel):

@@ -1,0 +1,1 @@
+"""Tables still to be written (placeholder imported by storage/models.py)."""
