@@ -49,9 +49,12 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest -q -p no:cacheprovider
 
-## model: train the classifier from ../shared/datasets, export to ONNX and quantize to int8
+## model: train the classifier from ../shared/datasets, export to ONNX and quantize to int8, fit the
+## learned heads, and write the model card from `earshot eval` (hours on 2 CPU cores; see README)
 model: $(VENV)/.dev
-	HF_HUB_OFFLINE=1 $(BIN)/python -m classifiers.training
+	HF_HUB_OFFLINE=1 $(BIN)/python -m classifiers.training --no-eval
+	$(BIN)/python -m classifiers.training.heads
+	$(BIN)/earshot eval --card
 
 eval: $(VENV)/.dev
 	$(BIN)/earshot eval

@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-limit", type=int, default=None, help="examples per task (smoke runs)")
     p.add_argument("--val-limit", type=int, default=None)
     p.add_argument("--threads", type=int, default=defaults.threads)
+    p.add_argument("--device", default=defaults.device, help="torch device, e.g. cuda")
+    p.add_argument("--packed", type=Path, default=None, help="train from a classifiers.training.pack file")
+    p.add_argument("--base-model", type=Path, default=None, help="base encoder folder (default: installed)")
+    p.add_argument("--label-share", type=float, default=defaults.label_share)
     p.add_argument("--stage", choices=["all", "train", "export"], default="all")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation for the card")
     args = p.parse_args(argv)
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         train_limit=args.train_limit,
         val_limit=args.val_limit,
         threads=args.threads,
+        device=args.device,
+        packed=args.packed,
+        base_model=args.base_model,
+        label_share=args.label_share,
     )
     build = args.out / "build"
     build.mkdir(parents=True, exist_ok=True)

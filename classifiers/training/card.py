@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,10 @@ The airline file is de-duplicated by `tweet_id`, then 15 % of ids (by SHA-256 of
 An embedding-preservation loss (cosine to the frozen base model's pooled vector) keeps the
 embedding usable for category prototypes.
 
-Model selection: the checkpoint with the best macro-averaged recall on `tweeteval/sentiment/val_*`.
+A quarter of the steps train on Earshot's own labels (training industries only, six languages):
+needs-response, urgency and multi-label category heads that only shape the encoder (they are not
+exported), and the sentiment head. Model selection: the checkpoint with the best mean of TweetEval
+sentiment val macro-recall, and needs-response F1 and sentiment macro-F1 on the validation industries.
 Evaluation-only sets (TweetEval `test_*`, `tweet_sentiment_extraction/test.csv`, `complaints/`,
 `goemotions/test.tsv`) were used only for the figures below, never for training, thresholds or selection.
 """
@@ -93,6 +97,19 @@ Italian.
 """
 
 
+def _training(model_dir: Path) -> str:
+    """The encoder's training configuration and validation scores, as recorded when it was trained."""
+    path = model_dir / "training.json"
+    if not path.exists():
+        return "(not recorded)"
+    info = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"- {k}: {v}" for k, v in dict(info.get("config", {})).items()]
+    lines.append(f"- validation at the kept step: {info.get('val', {})}")
+    if "reproduce" in info:
+        lines.append(f"- reproduce: {info['reproduce']}")
+    return "\n".join(lines)
+
+
 def write_eval_card(model_dir: Path, report: dict[str, object]) -> None:
     """MODEL_CARD.md generated from one `earshot eval` report: every figure comes from that run."""
     from classifiers.label_eval import format_label_rows
@@ -112,6 +129,10 @@ This card is written by `earshot eval --card`; every figure below comes from tha
 {_LEARNED}
 Test industries: {", ".join(sorted(TEST_INDUSTRIES))}. Validation industries:
 {", ".join(sorted(VAL_INDUSTRIES))}.
+
+## Training run (`training.json`)
+
+{_training(model_dir)}
 
 ## Public benchmarks (base heads; int8, and fp32 with agreement when `build/` has the graph)
 

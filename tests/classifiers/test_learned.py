@@ -31,7 +31,7 @@ def held_out(classifier: TransformerClassifier) -> dict[str, dict[str, object]]:
 
 # Floors a little under what the committed heads score (see MODEL_CARD.md): a retrain that loses
 # more than that fails here.
-FLOORS = {"earshot_test_all": (0.90, 0.55, 0.62), "earshot_test_en": (0.85, 0.45, 0.62)}
+FLOORS = {"earshot_test_all": (0.90, 0.72, 0.72), "earshot_test_en": (0.85, 0.58, 0.70)}
 LANGUAGE_RECALL_FLOOR = 0.85
 
 
@@ -60,7 +60,7 @@ KNOWN_MISS = pytest.mark.xfail(strict=True, reason="known miss of the linear hea
 
 CASES = [
     # (text, needs a response)
-    ("love paying for wifi that never works. thanks @SkyLink", True),
+    pytest.param("love paying for wifi that never works. thanks @SkyLink", True, marks=KNOWN_MISS),
     pytest.param("oh great, my third cancelled train this week, love it @RailCo", True, marks=KNOWN_MISS),
     pytest.param(
         "wow thanks @FibraNet for charging me twice this month, amazing service", True, marks=KNOWN_MISS
@@ -68,20 +68,22 @@ CASES = [
     ("the new @Blendo update is fire, been using it nonstop", False),
     ("I'm dead 😂 this @Crumbs ad is hilarious", False),
     ("the new menu at @PastaPoint is killer, go try it", False),
+    ("this team has been on fire for 45 minutes straight, what a stream @Vexa", False),
+    ("firmware 3.2 fixed it, credit where due @Nimbus", False),
     pytest.param(
-        "this team has been on fire for 45 minutes straight, what a stream @Vexa", False, marks=KNOWN_MISS
+        "@BancoSol me han cobrado dos veces la cuota, necesito que me devuelvan el dinero ya",
+        True,
+        marks=KNOWN_MISS,
     ),
-    pytest.param("firmware 3.2 fixed it, credit where due @Nimbus", False, marks=KNOWN_MISS),
-    ("@BancoSol me han cobrado dos veces la cuota, necesito que me devuelvan el dinero ya", True),
-    pytest.param(
-        "Qué buena la nueva app de @BancoSol, por fin algo que funciona bien", False, marks=KNOWN_MISS
-    ),
+    ("Qué buena la nueva app de @BancoSol, por fin algo que funciona bien", False),
     ("@TelcoPlus toujours pas de réseau depuis ce matin dans tout le quartier, c'est une panne ?", True),
     ("Super séjour à l'hôtel @Maravel, personnel adorable, je recommande", False),
     ("@StromAG seit drei Stunden Stromausfall in ganz Köln, wann geht es wieder?", True),
-    pytest.param("Tolles Essen bei @Burgerhaus, schneller Service, gerne wieder", False, marks=KNOWN_MISS),
-    ("@FarmaVida me deram o remédio errado na farmácia, minha mãe passou mal", True),
-    pytest.param("Adorei o atendimento da @FarmaVida hoje, muito atenciosos", False, marks=KNOWN_MISS),
+    ("Tolles Essen bei @Burgerhaus, schneller Service, gerne wieder", False),
+    pytest.param(
+        "@FarmaVida me deram o remédio errado na farmácia, minha mãe passou mal", True, marks=KNOWN_MISS
+    ),
+    ("Adorei o atendimento da @FarmaVida hoje, muito atenciosos", False),
     ("@TrenItalia treno cancellato di nuovo senza avviso, come rimborsate il biglietto?", True),
     ("Ottima cena da @PizzaRe ieri sera, tutto buonissimo", False),
 ]
