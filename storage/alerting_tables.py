@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base
+from storage.models import Base, BigId
 
 
 class AlertGroupRow(Base):
@@ -28,7 +28,7 @@ class AlertGroupRow(Base):
         Index("ix_alert_groups_repeat", "next_repeat_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     group_key: Mapped[str] = mapped_column(String(512))
     route_name: Mapped[str] = mapped_column(String(128))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -59,7 +59,7 @@ class SilenceRow(Base):
     __tablename__ = "silences"
     __table_args__ = (Index("ix_silences_active", "ends_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # {field: compact matcher}, the same syntax as a route's `match`.
     matchers: Mapped[dict[str, Any]] = mapped_column(JSON)
     starts_at: Mapped[datetime]

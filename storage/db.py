@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,13 +18,25 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a SQLite statement waits for another connection's write lock before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
+# A write transaction that still found the database locked is run again this many times in all,
+# waiting 1, 2, 4... seconds in between: a big first batch can hold the lock for longer than the
+# busy timeout, and the job that ran into it should wait its turn rather than fail.
+LOCKED_ATTEMPTS = 5
+LOCKED_FIRST_DELAY_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The pause between attempts; looked up at each call, so tests can replace it.
+_sleep: Callable[[float], None] = time.sleep
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be reached or is not usable; the message says why."""
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, busy_timeout_seconds: float | None = None) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     try:
         parsed = make_url(url)
@@ -33,7 +48,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        # sqlite3's timeout is SQLite's busy_timeout: wait for a writer instead of failing at once.
+        timeout = BUSY_TIMEOUT_SECONDS if busy_timeout_seconds is None else busy_timeout_seconds
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": timeout}
     elif parsed.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
         if parsed.drivername == "postgresql":
@@ -51,6 +68,64 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def is_database_locked(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (another connection kept the write lock too long)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    message = str(exc.orig if exc.orig is not None else exc).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def retry_locked(
+    work: Callable[[], T],
+    *,
+    what: str = "write",
+    attempts: int = LOCKED_ATTEMPTS,
+    first_delay: float = LOCKED_FIRST_DELAY_SECONDS,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """Run ``work`` (one whole transaction), and again after a pause if SQLite says it is locked.
+
+    Only the locked error is retried, and only because ``work`` rolled back entirely: it must open
+    and commit its own transaction, so a second run starts afresh.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if attempt >= attempts or not is_database_locked(exc):
+                raise
+            log.warning(
+                "%s: database is locked (attempt %d of %d); trying again in %.0f s",
+                what,
+                attempt,
+                attempts,
+                delay,
+            )
+            (sleep or _sleep)(delay)
+            delay *= 2
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def in_write_transaction(
+    sessions: sessionmaker[Session],
+    work: Callable[[Session], T],
+    *,
+    what: str = "write",
+    attempts: int = LOCKED_ATTEMPTS,
+    first_delay: float = LOCKED_FIRST_DELAY_SECONDS,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """``work(session)`` in its own committed transaction, run again while the database is locked."""
+
+    def once() -> T:
+        with sessions() as session, session.begin():
+            return work(session)
+
+    return retry_locked(once, what=what, attempts=attempts, first_delay=first_delay, sleep=sleep)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+# Every id (primary keys and the columns pointing at them): 64-bit on PostgreSQL, so tables grow
+# past 2^31 rows and any id the API accepts (up to 2^63-1) can be looked up. SQLite keeps
+# INTEGER, because only an INTEGER PRIMARY KEY is the rowid alias (64-bit there already) that
+# numbers new rows; a BIGINT PRIMARY KEY would not autoincrement.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
@@ -61,7 +67,7 @@ class AuthorRow(Base):
     __tablename__ = "authors"
     __table_args__ = (UniqueConstraint("source_kind", "handle", name="uq_authors_source_handle"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source_kind: Mapped[str] = mapped_column(String(64))
     handle: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(255), default="")
@@ -81,7 +87,7 @@ class MentionRow(Base):
         Index("ix_mentions_cluster", "cluster_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(128))
     source_kind: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(512))
@@ -99,7 +105,7 @@ class MentionRow(Base):
     queries: Mapped[list[Any]] = mapped_column(JSON, default=list)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Near-duplicates (retweets, syndicated stories) point at the first mention of their story.
-    cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # Posted by one of the brand's own accounts: kept out of alerts and top authors.
     owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -147,7 +153,7 @@ class AlertRow(Base):
         Index("ix_alerts_group_key", "group_key"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id"), nullable=True)
     brand: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -178,7 +184,7 @@ class AlertEventRow(Base):
 
     __tablename__ = "alert_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(32))
@@ -195,7 +201,7 @@ class DeliveryRow(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32), default="fire")
@@ -243,7 +249,7 @@ class InstallationRow(Base):
     __tablename__ = "installation"
 
     # Always 1: a fixed key makes a second concurrent insert fail instead of adding a second id.
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     installation_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime]
 

@@ -22,7 +22,8 @@ from storage.trends import utc
 
 log = logging.getLogger(__name__)
 
-# Database ids and offsets are signed 64-bit integers on every supported database.
+# Database ids and offsets are signed 64-bit integers on every supported database (BIGINT on
+# PostgreSQL since migration 0005, INTEGER rowids on SQLite), so this is the one bound for ids.
 INT64_MAX = 2**63 - 1
 # Names of brands, sources, teams, categories and people: longer values match nothing.
 NAME_CHARS = 128
@@ -84,10 +85,11 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def database_refused(request: Request, exc: Exception) -> JSONResponse:
-    """422 for a value the database cannot hold (e.g. an id past PostgreSQL's 32-bit id columns).
+    """422 for a value the database cannot hold that the checks above did not know of.
 
-    The checks above stop what they know of; this catches the rest as the client's error, since the
-    transaction was rolled back and nothing was stored. The log gets the error's kind only: the
+    Ids are 64-bit on every database (migration 0005), so any id these bounds accept is looked up
+    and an unknown one is a 404; this is the backstop for the rest, as the client's error, since
+    the transaction was rolled back and nothing was stored. The log gets the error's kind only: the
     database's own message would print the statement and its parameters.
     """
     original = getattr(exc, "orig", None)
