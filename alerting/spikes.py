@@ -5,6 +5,11 @@ the same hour on each of the previous ``seasonal_days`` days. The expected volum
 of the two, so a daily rush hour is not a spike; the spread is the larger of the Poisson noise
 and the series' own standard deviation. ``sensitivity`` is how many of those standard deviations
 above expected counts. A spike raises one alert, not re-raised while it lasts, resolved when over.
+
+The alert explains itself: its urgency grows with how many times the usual volume the hour
+carries, and its details list the terms that rose against the brand's recent days (by a log-odds
+ratio, so the brand's everyday words drop out), the top categories, the most engaged mentions
+and the drill-down path to every mention counted (``/mentions?brand=..&since=..&until=..``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -28,15 +34,38 @@ from domain import AlertKind, Urgency
 from storage.models import ClassificationRow, MentionBrandRow, MentionRow
 
 HOUR = timedelta(hours=1)
+# Urgency by how many times the expected volume the last hour carries.
+HIGH_RATIO = 4.0
+CRITICAL_RATIO = 10.0
+# Urgency by how far the negative share rose above its usual level (in share points).
+NEGATIVE_HIGH_RISE = 0.5
+NEGATIVE_CRITICAL_RISE = 0.7
+# The window the spiking hour's terms are compared with: the brand's recent days, so its everyday
+# words ("support", "cloud") count as usual; at most this many of its latest mentions are read.
+TERM_BASELINE = timedelta(days=7)
+EVIDENCE_ROWS = 5000
+# A term is listed only when its log-odds z-score clears this (about a 97.5% one-sided test).
+TERM_MIN_Z = 1.96
+# The informative Dirichlet prior's weight in the log-odds ratio (Monroe, Colaresi & Quinn 2008).
+TERM_PRIOR = 10.0
 _URL = re.compile(r"https?://\S+")
 _TOKEN = re.compile(r"[#@]?[^\W\d_][\w'-]{2,}")
-# Common English words that say nothing about why a brand is spiking.
+# Common English words (and social-media filler) that say nothing about why a brand is spiking.
 _STOPWORD_TEXT = (
-    "the and for that this with you your are was were have has had not but all any can our out "
-    "get got just from they them their there what when where who why how its it's i'm im about "
-    "been being will would could should into than then too very more most some such only also "
-    "again still now here over under after before because while did does doing don't didn't "
-    "can't cannot won't isn't aren't wasn't one two new via amp rt"
+    "the and for that this with you your yours are was were have has had not but all any can our ours out "
+    "get got just from they them their theirs there what when where who whom why how its it's i'm im "
+    "i've i'd i'll you're you've we're we've they're he's she's that's there's what's let's "
+    "about been being will would could should shall might must may into than then too very more most "
+    "some such only also again still now here over under after before because while did does doing "
+    "done don't didn't doesn't can't cannot won't isn't aren't wasn't weren't haven't hasn't hadn't "
+    "wouldn't couldn't shouldn't one two new via amp rt his her hers him she he we us me my mine "
+    "myself yourself ourselves themselves itself himself herself these those each every other another "
+    "both few many much own same off down onto upon per yet nor either neither whether which whose "
+    "who's something anything nothing everything someone anyone everyone nobody thing things "
+    "lot lots really actually literally even ever never always just like likes liked know knew "
+    "think thought want wants need needs make makes made say says said going gonna wanna gotta "
+    "today yesterday tomorrow day days time times week year way well back see seen look looks "
+    "thanks thank please hey yes yeah lol omg pls via http https www com"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -64,7 +93,10 @@ class Finding:
     def describe(self) -> str:
         """A short human reading of the finding."""
         if self.metric == "volume":
-            return f"{self.observed:.0f} mentions in the last hour, expected about {self.expected:.1f}"
+            return (
+                f"{self.observed:.0f} mentions in the last hour, "
+                f"{self.observed / max(self.expected, 1.0):.1f}x the expected {self.expected:.1f}"
+            )
         return f"{self.observed:.0%} negative in the last hour, usually {self.expected:.0%}"
 
 
@@ -93,6 +125,41 @@ def detect(volumes: Volumes, config: SpikeConfig) -> list[Finding]:
         if share - usual >= config.negative_share_delta and lift >= config.sensitivity:
             findings.append(Finding("negative_share", share, usual, lift))
     return findings
+
+
+def volume_ratio(finding: Finding, config: SpikeConfig) -> float:
+    """How many times the expected volume the hour carries.
+
+    At least half of ``min_mentions`` counts as expected, so a brand that goes from nothing to
+    12 mentions is a modest spike, not a 12-fold one.
+    """
+    return finding.observed / max(finding.expected, config.min_mentions / 2, 1.0)
+
+
+def severity(findings: Sequence[Finding], config: SpikeConfig) -> Urgency:
+    """The alert's urgency: higher the further the hour is above its baseline."""
+    level = Urgency.MEDIUM
+    for f in findings:
+        if f.metric == "volume":
+            ratio = volume_ratio(f, config)
+            found = (
+                Urgency.CRITICAL
+                if ratio >= CRITICAL_RATIO
+                else Urgency.HIGH
+                if ratio >= HIGH_RATIO
+                else Urgency.MEDIUM
+            )
+        else:
+            rise = f.observed - f.expected
+            found = (
+                Urgency.CRITICAL
+                if rise >= NEGATIVE_CRITICAL_RISE
+                else Urgency.HIGH
+                if rise >= NEGATIVE_HIGH_RISE
+                else Urgency.MEDIUM
+            )
+        level = found if found.rank > level.rank else level
+    return level
 
 
 def _in(start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -134,38 +201,99 @@ def volumes(session: Session, *, brand: str, now: datetime, config: SpikeConfig)
     return Volumes(totals[0], negatives[0], totals[1:split], negatives[1:split], totals[split:])
 
 
-def _terms(text: str, skip: set[str]) -> list[str]:
+def _terms(text: str, brands: Sequence[str]) -> set[str]:
     words = _TOKEN.findall(_URL.sub(" ", text.lower()))
-    return [w for w in words if w not in _STOPWORDS and w.lstrip("#@") not in skip]
+    # A brand's name, handle or tag (lumora, @lumorasupport, #lumoracloud) is no explanation.
+    return {w for w in words if w not in _STOPWORDS and not any(b in w.lstrip("#@") for b in brands)}
+
+
+def _brand_words(names: Sequence[str]) -> list[str]:
+    return sorted({n.lower().replace(" ", "") for n in names if n.strip()})
+
+
+def changed_terms(
+    now: Sequence[set[str]], before: Sequence[set[str]], *, top: int = 5, min_count: int = 2
+) -> list[dict[str, Any]]:
+    """Terms whose share of mentions rose most against the baseline, by a log-odds z-score.
+
+    ``now`` and ``before`` hold each mention's distinct terms. Per term, the share of mentions
+    using it in each window is compared as a log-odds ratio with an informative Dirichlet prior
+    (the pooled share), divided by its standard error: a word as common before as now scores
+    about 0, a word that appears out of nowhere in many mentions scores high, and one seen in two
+    mentions scores low. Without a baseline, the most used terms are listed instead.
+    """
+    n_now, n_before = len(now), len(before)
+    in_now = Counter(t for terms in now for t in terms)
+    in_before = Counter(t for terms in before for t in terms)
+    candidates = [t for t, n in in_now.items() if n >= min_count]
+    scored: list[tuple[float, str]] = []
+    for term in candidates:
+        y1, y0 = in_now[term], in_before[term]
+        if not n_before:
+            scored.append((float(y1), term))
+            continue
+        # Smoothed so a term in every mention (or none) keeps both prior counts above zero.
+        pooled = (y1 + y0 + 0.5) / (n_now + n_before + 1)
+        a, b = TERM_PRIOR * pooled, TERM_PRIOR * (1 - pooled)
+        delta = math.log((y1 + a) / (n_now - y1 + b)) - math.log((y0 + a) / (n_before - y0 + b))
+        variance = 1 / (y1 + a) + 1 / (n_now - y1 + b) + 1 / (y0 + a) + 1 / (n_before - y0 + b)
+        z = delta / math.sqrt(variance)
+        if z >= TERM_MIN_Z:
+            scored.append((z, term))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [
+        {
+            "term": term,
+            "count": in_now[term],
+            "share": round(in_now[term] / n_now, 4) if n_now else 0.0,
+            "baseline_share": round(in_before[term] / n_before, 4) if n_before else None,
+            "score": round(score, 2),
+        }
+        for score, term in scored[:top]
+    ]
+
+
+def drilldown_path(brand: str, since: datetime, until: datetime) -> str:
+    """The mention list filtered to exactly what the spike counted (the web UI's /mentions)."""
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return "/mentions?" + urlencode(
+        {"brand": brand, "since": since.strftime(fmt), "until": until.strftime(fmt)}
+    )
 
 
 def evidence(
     session: Session, *, brand: str, now: datetime, config: SpikeConfig, top: int = 5
 ) -> dict[str, Any]:
-    """What is behind a spike: terms more frequent than usual, categories, most engaged mentions."""
-    current = session.scalars(
-        select(MentionRow).where(_brand_rows(brand), _in(now - HOUR, now)).limit(5000)
-    ).unique()
-    rows = list(current)
+    """What is behind a spike: terms that rose against the baseline, categories, most engaged mentions."""
+    rows = list(
+        session.scalars(
+            select(MentionRow)
+            .where(_brand_rows(brand), _in(now - HOUR, now))
+            .order_by(MentionRow.published_at.desc())
+            .limit(EVIDENCE_ROWS)
+        ).unique()
+    )
+    since = now - HOUR - max(TERM_BASELINE, HOUR * config.baseline_hours)
     before = session.execute(
         select(MentionRow.title, MentionRow.text)
-        .where(_brand_rows(brand), _in(now - HOUR * (config.baseline_hours + 1), now - HOUR))
-        .limit(5000)
+        .where(_brand_rows(brand), _in(since, now - HOUR))
+        .order_by(MentionRow.published_at.desc())
+        .limit(EVIDENCE_ROWS)
     ).all()
-    skip = {brand.lower()}
-    now_terms = Counter(t for m in rows for t in set(_terms(f"{m.title or ''} {m.text}", skip)))
-    usual = Counter(t for title, text in before for t in set(_terms(f"{title or ''} {text}", skip)))
-    hours = max(1, config.baseline_hours)
-
-    def lift(term: str) -> float:
-        count = now_terms[term]
-        return count * math.log((count + 1) / (usual[term] / hours + 1))
-
-    terms = sorted((t for t, n in now_terms.items() if n >= 2), key=lambda t: (-lift(t), t))[:top]
+    # Every brand seen alongside (competitors too) is left out of the terms, not just this one.
+    names = _brand_words([brand, *(b.brand for m in rows for b in m.brands)])
+    terms = changed_terms(
+        [_terms(f"{m.title or ''} {m.text}", names) for m in rows],
+        [_terms(f"{title or ''} {text}", names) for title, text in before],
+        top=top,
+    )
     categories = Counter(c for m in rows if m.classification for c in m.classification.categories)
-    engaged = sorted(rows, key=lambda m: (-(m.likes + m.shares + m.replies), m.id))[:top]
+    # The brand's own posts explain nothing about why people are talking: customers' posts only.
+    voices = [m for m in rows if not m.owned]
+    engaged = sorted(voices, key=lambda m: (-(m.likes + m.shares + m.replies), m.id))[:top]
     return {
-        "top_terms": [{"term": t, "count": now_terms[t]} for t in terms],
+        "mentions": len(rows),
+        "top_terms": terms,
         "top_categories": [{"category": c, "count": n} for c, n in categories.most_common(top)],
         "top_mentions": [
             {
@@ -177,7 +305,28 @@ def evidence(
             }
             for m in engaged
         ],
+        "drilldown": drilldown_path(brand, now - HOUR, now),
     }
+
+
+def explain(findings: Sequence[Finding], facts: Mapping[str, Any]) -> list[str]:
+    """The alert's summary lines: what spiked, what changed, about what, and the loudest posts."""
+    lines = [f.describe() for f in findings]
+    rising = [
+        f"{t['term']} ({t['share']:.0%} of mentions"
+        + (f", usually {t['baseline_share']:.0%})" if t["baseline_share"] is not None else ")")
+        for t in facts["top_terms"]
+    ]
+    lines.append("Terms up from the usual: " + ("; ".join(rising) or "none stand out"))
+    total = max(int(facts.get("mentions") or 0), 1)
+    cats = [f"{c['category']} ({c['count']} of {total})" for c in facts["top_categories"][:3]]
+    if cats:
+        lines.append("Top categories: " + ", ".join(cats))
+    lines += [
+        f"{handle(m['author'])} ({m['engagement']} engagements): {m['text']}"
+        for m in facts["top_mentions"][:3]
+    ]
+    return lines
 
 
 def check_brand(
@@ -211,12 +360,7 @@ def check_brand(
     facts = evidence(session, brand=brand, now=now, config=config)
     negative = any(f.metric == "negative_share" for f in findings)
     what = "negative spike" if negative else "mention spike"
-    terms = ", ".join(t["term"] for t in facts["top_terms"]) or "none stand out"
-    lines = [f.describe() for f in findings] + [f"Top terms: {terms}"]
-    lines += [
-        f"{handle(m['author'])} ({m['engagement']} engagements): {m['text']}"
-        for m in facts["top_mentions"][:3]
-    ]
+    urgency = severity(findings, config)
     alert = monitors.raise_system_alert(
         session,
         kind=AlertKind.SPIKE,
@@ -224,17 +368,23 @@ def check_brand(
         team=team,
         teams=teams,
         title=f"{what.capitalize()} for {brand}: {findings[0].describe()}",
-        summary="\n".join(lines),
-        urgency=Urgency.HIGH if negative else Urgency.MEDIUM,
+        summary="\n".join(explain(findings, facts)),
+        urgency=urgency,
         reason="; ".join(f"{f.metric} {f.score:.1f} sd >= {config.sensitivity}" for f in findings),
         group_key=f"spike|{brand}|{now.isoformat()}",
         snapshot={"name": "spikes", "team": team.name, "spikes": config.model_dump(mode="json")},
-        labels={"brand": (brand,), "urgency": Urgency.HIGH if negative else Urgency.MEDIUM},
+        labels={"brand": (brand,), "urgency": urgency},
         now=now,
         brand=brand,
         details={
             "findings": [
-                {"metric": f.metric, "observed": f.observed, "expected": f.expected, "score": f.score}
+                {
+                    "metric": f.metric,
+                    "observed": f.observed,
+                    "expected": f.expected,
+                    "score": f.score,
+                    **({"ratio": round(volume_ratio(f, config), 2)} if f.metric == "volume" else {}),
+                }
                 for f in findings
             ],
             **facts,

@@ -16,7 +16,7 @@ import apprise as apprise_lib
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from alerting.channels.base import Channel, ChannelOptions
-from alerting.channels.render import alert_view, escape_markdown, escape_plain, fit
+from alerting.channels.render import escape_markdown, escape_plain, fit
 from domain import DeliveryResult, Notification, NotificationAction, Urgency
 
 TITLE_CHARS = 250  # Apprise's default title limit; plugins with a smaller one cut further
@@ -69,7 +69,7 @@ class AppriseChannel(Channel[AppriseOptions]):
     def render(self, notification: Notification) -> tuple[str, str]:
         """The (title, body) handed to Apprise."""
         escape = escape_markdown if self.options.body_format == "markdown" else escape_plain
-        view = alert_view(notification)
+        view = self.view(notification)
         title = fit(view.title, TITLE_CHARS, escape)
         # Apprise shows the title itself, so the body starts at the summary.
         room = self.max_message_chars - len(view.as_text(escape, quote_limit=1, title=False))

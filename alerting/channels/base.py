@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from alerting.channels.render import AlertView, alert_view
 from domain import DeliveryResult, Notification
 
 
@@ -55,9 +56,11 @@ class Channel(ABC, Generic[OptionsT]):
     # Most messages per minute this process sends to one channel; None is unlimited.
     max_per_minute: ClassVar[int | None] = None
 
-    def __init__(self, *, name: str, options: OptionsT) -> None:
+    def __init__(self, *, name: str, options: OptionsT, base_url: str | None = None) -> None:
         self.name = name
         self.options = options
+        # The dashboard's public address (web.base_url); messages then link back to the alert.
+        self.base_url = base_url
         self._sent_at: deque[float] = deque()
         self._lock = threading.Lock()
 
@@ -70,6 +73,10 @@ class Channel(ABC, Generic[OptionsT]):
             return self._send(notification)
         except Exception as exc:  # a bug in one channel must not stop the outbox
             return DeliveryResult.retry(f"{type(exc).__name__}: {exc}")
+
+    def view(self, notification: Notification) -> AlertView:
+        """The common view of ``notification``, linking back to Earshot when ``base_url`` is set."""
+        return alert_view(notification, base_url=self.base_url)
 
     @abstractmethod
     def _send(self, notification: Notification) -> DeliveryResult:

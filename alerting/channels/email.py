@@ -26,7 +26,6 @@ from alerting.channels.render import (
     SUMMARY_CHARS,
     TITLE_CHARS,
     AlertView,
-    alert_view,
     escape_html,
     escape_plain,
     fit,
@@ -95,7 +94,7 @@ class EmailChannel(Channel[EmailOptions]):
 
     def render(self, notification: Notification) -> EmailMessage:
         """The message as it will be sent (Date and a fallback Message-ID vary per call)."""
-        view = alert_view(notification)
+        view = self.view(notification)
         alert = notification.alert
         domain = parseaddr(self.options.sender)[1].rpartition("@")[2] or "earshot.invalid"
         msg = EmailMessage()
@@ -188,8 +187,10 @@ def _html(view: AlertView, urgency: Urgency, quote: str) -> str:
     ]
     if quote:
         parts.append(f'<blockquote style="margin:12px 0;padding-left:8px;color:#333">{quote}</blockquote>\n')
-    if view.link:
-        parts.append(f'<p><a href="{html.escape(view.link, quote=True)}">View mention</a></p>\n')
+    links = view.links()
+    if links:
+        anchors = " · ".join(f'<a href="{html.escape(url, quote=True)}">{label}</a>' for label, url in links)
+        parts.append(f"<p>{anchors}</p>\n")
     parts.append(f'<p style="color:#888;font-size:12px">{esc(view.footer)}</p>\n</div>\n</body></html>\n')
     return "".join(parts)
 

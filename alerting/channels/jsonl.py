@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from alerting.channels.base import Channel, ChannelOptions
+from alerting.channels.render import alert_link
 from domain import DeliveryResult, Notification
 
 
@@ -27,7 +28,7 @@ class JsonLinesChannel(Channel[JsonLinesOptions]):
     _write_lock = threading.Lock()
 
     def _send(self, notification: Notification) -> DeliveryResult:
-        line = json.dumps(render(notification), ensure_ascii=False, sort_keys=True) + "\n"
+        line = json.dumps(render(notification, self.base_url), ensure_ascii=False, sort_keys=True) + "\n"
         path = self.options.path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,13 +41,14 @@ class JsonLinesChannel(Channel[JsonLinesOptions]):
         return DeliveryResult.delivered()
 
 
-def render(notification: Notification) -> dict[str, Any]:
-    """The JSON object written for one notification."""
+def render(notification: Notification, base_url: str | None = None) -> dict[str, Any]:
+    """The JSON object written for one notification; ``alert_url`` needs ``web.base_url``."""
     alert = notification.alert
     return {
         "idempotency_key": notification.idempotency_key,
         "action": str(notification.action),
         "alert_id": alert.id,
+        "alert_url": alert_link(base_url, alert),
         "kind": str(alert.kind),
         "title": alert.title,
         "summary": alert.summary,

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from alerting.channels.base import ChannelOptions
-from alerting.channels.render import alert_view, escape_plain, fit
+from alerting.channels.render import escape_plain, fit
 from alerting.channels.webhook import HttpChannel, HttpOptions, post_json
 from domain import Alert, AlertKind, DeliveryResult, Notification, NotificationAction, Urgency
 
@@ -105,7 +105,7 @@ class PagerDutyChannel(HttpChannel[PagerDutyOptions]):
         }
         if event["event_action"] != "trigger":
             return event  # acknowledge and resolve take nothing but the key
-        view = alert_view(notification)
+        view = self.view(notification)
         short = SHORT_FIELD_CHARS
         payload: dict[str, Any] = {
             "summary": fit(f"{view.title} — {view.summary}", self.max_message_chars, escape_plain),
@@ -125,16 +125,19 @@ class PagerDutyChannel(HttpChannel[PagerDutyOptions]):
         payload["custom_details"]["alert_id"] = alert.id
         event["payload"] = payload
         event["client"] = "Earshot"
-        if self.options.client_url:
-            event["client_url"] = self.options.client_url
-        if view.link:
-            event["links"] = [{"href": view.link, "text": "View mention"}]
+        # "View in Earshot" on the incident opens the alert itself when web.base_url is set.
+        client_url = view.alert_link or self.options.client_url
+        if client_url:
+            event["client_url"] = client_url
+        links = view.links()
+        if links:
+            event["links"] = [{"href": url, "text": label} for label, url in links]
         return event
 
     def render_change(self, notification: Notification) -> dict[str, Any]:
         """A Change Events API event: shown on the service's timeline, never paged."""
         alert = notification.alert
-        view = alert_view(notification)
+        view = self.view(notification)
         payload: dict[str, Any] = {
             "summary": fit(view.title, self.max_message_chars, escape_plain),
             "source": self.options.source,
@@ -149,7 +152,9 @@ class PagerDutyChannel(HttpChannel[PagerDutyOptions]):
             "routing_key": self.options.routing_key.get_secret_value(),
             "payload": payload,
         }
-        if self.options.client_url:
+        if view.alert_link:
+            event["links"] = [{"href": view.alert_link, "text": "Open in Earshot"}]
+        elif self.options.client_url:
             event["links"] = [{"href": self.options.client_url, "text": "Earshot"}]
         return event
 

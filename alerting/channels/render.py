@@ -205,6 +205,18 @@ class AlertView:
     link: str | None
     footer: str
     action: NotificationAction
+    # The alert in Earshot's dashboard, and for a spike the mentions behind it (web.base_url set).
+    alert_link: str | None = None
+    drilldown: str | None = None
+
+    def links(self) -> list[tuple[str, str]]:
+        """(label, url) of every link the message carries: the Earshot alert first."""
+        found = [
+            ("Open in Earshot", self.alert_link),
+            ("View mention", self.link),
+            ("Mentions behind it", self.drilldown),
+        ]
+        return [(label, url) for label, url in found if url]
 
     def as_text(
         self, escape: Escaper = escape_plain, quote_limit: int | None = None, title: bool = True
@@ -216,8 +228,9 @@ class AlertView:
         if self.quote:
             quoted = fit(self.quote, quote_limit, escape) if quote_limit else escape(self.quote)
             lines += ["", *(f"> {line}" for line in quoted.split("\n"))]
-        if self.link:
-            lines += ["", f"View mention: {self.link}"]
+        links = self.links()
+        if links:
+            lines += ["", *(f"{label}: {url}" for label, url in links)]
         lines += ["", fit(self.footer, TITLE_CHARS, escape)]
         return "\n".join(lines)
 
@@ -249,8 +262,33 @@ def fields_of(alert: Alert) -> tuple[tuple[str, str], ...]:
     return tuple((label, value) for label, value in candidates if value)
 
 
-def alert_view(notification: Notification) -> AlertView:
-    """Build the common view of a notification; channels escape and cut it for their format."""
+def earshot_url(base_url: str | None, path: str) -> str | None:
+    """``path`` (starting with "/") under the dashboard's public address, or None without a usable one."""
+    if not base_url or not path.startswith("/"):
+        return None
+    return safe_url(base_url.strip().rstrip("/") + path)
+
+
+def alert_link(base_url: str | None, alert: Alert) -> str | None:
+    """The alert's page in Earshot (``{base_url}/alerts/{id}``)."""
+    return earshot_url(base_url, f"/alerts/{alert.id}")
+
+
+def drilldown_link(base_url: str | None, alert: Alert) -> str | None:
+    """For an alert that counted mentions (a spike), the mention list behind it, if it says which."""
+    path = alert.details.get("drilldown")
+    # Only our own relative path to the mention list; details never carry a foreign host here.
+    if not isinstance(path, str) or not path.startswith("/mentions?"):
+        return None
+    return earshot_url(base_url, path)
+
+
+def alert_view(notification: Notification, base_url: str | None = None) -> AlertView:
+    """Build the common view of a notification; channels escape and cut it for their format.
+
+    ``base_url`` is the dashboard's public address (``web.base_url``): with it, the view links
+    back to the alert in Earshot and, for a spike, to the mentions behind it.
+    """
     alert = notification.alert
     footer = f"Earshot alert #{alert.id} · {alert.kind.value} · {alert.created_at.isoformat()}"
     return AlertView(
@@ -261,4 +299,6 @@ def alert_view(notification: Notification) -> AlertView:
         link=safe_url(alert.mention_url),
         footer=footer,
         action=notification.action,
+        alert_link=alert_link(base_url, alert),
+        drilldown=drilldown_link(base_url, alert),
     )

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from alerting.channels.base import ChannelOptions
-from alerting.channels.render import AlertView, alert_view, escape_plain, escape_slack, fit
+from alerting.channels.render import AlertView, escape_plain, escape_slack, fit
 from alerting.channels.webhook import HttpChannel, HttpOptions, check_http_url, post_json
 from domain import DeliveryResult, Notification
 
@@ -56,7 +56,7 @@ class SlackChannel(HttpChannel[SlackOptions]):
 
     def render(self, notification: Notification) -> dict[str, Any]:
         """The exact JSON document Slack receives."""
-        view = alert_view(notification)
+        view = self.view(notification)
         blocks: list[dict[str, Any]] = [
             {
                 "type": "header",
@@ -95,12 +95,14 @@ class SlackChannel(HttpChannel[SlackOptions]):
 
     @staticmethod
     def _context(view: AlertView) -> list[dict[str, str]]:
-        elements = []
-        if view.link:
-            # safe_url percent-encoded "|" and ">"; "&" in a query must still be written as &amp;.
-            elements.append({"type": "mrkdwn", "text": f"<{view.link.replace('&', '&amp;')}|View mention>"})
+        # safe_url percent-encoded "|" and ">"; "&" in a query must still be written as &amp;.
+        elements = [
+            {"type": "mrkdwn", "text": f"<{url.replace('&', '&amp;')}|{label}>"}
+            for label, url in view.links()
+        ]
         # Fields beyond the ten a section can hold still matter (the routing reason); show them small.
-        for label, value in view.fields[MAX_FIELDS : MAX_FIELDS + CONTEXT_ELEMENTS - 2]:
+        room = CONTEXT_ELEMENTS - 1 - len(elements)  # the footer takes the last element
+        for label, value in view.fields[MAX_FIELDS : MAX_FIELDS + room]:
             head = f"*{label}:* "
             text = head + fit(value, CONTEXT_CHARS - len(head), escape_slack)
             elements.append({"type": "mrkdwn", "text": text})

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from alerting.channels.base import ChannelOptions
-from alerting.channels.render import AlertView, alert_view, escape_teams, fit
+from alerting.channels.render import AlertView, escape_teams, fit
 from alerting.channels.webhook import HttpChannel, HttpOptions, check_http_url, post_json
 from domain import DeliveryResult, Notification, NotificationAction, Urgency
 
@@ -58,7 +58,7 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
 
     def render(self, notification: Notification) -> dict[str, Any]:
         """The exact JSON document the workflow receives, at most ``max_message_chars`` bytes."""
-        view = alert_view(notification)
+        view = self.view(notification)
         if not view.quote:
             return self._payload(view, notification, "")
         # The quote is the only unbounded part: measure the card around a one-character quote, then
@@ -117,8 +117,9 @@ class TeamsChannel(HttpChannel[TeamsOptions]):
             "msteams": {"width": "Full"},
             "body": body,
         }
-        if view.link:
-            card["actions"] = [{"type": "Action.OpenUrl", "title": "View mention", "url": view.link}]
+        links = view.links()
+        if links:
+            card["actions"] = [{"type": "Action.OpenUrl", "title": label, "url": url} for label, url in links]
         return {
             "type": "message",
             "attachments": [

@@ -39,7 +39,7 @@ import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from alerting.channels.base import Channel, ChannelOptions
-from alerting.channels.render import clean, fit
+from alerting.channels.render import alert_link, clean, drilldown_link, fit
 from domain import Alert, DeliveryResult, Notification
 
 USER_AGENT = "Earshot-Alerts/0.1"
@@ -205,10 +205,16 @@ class WebhookOptions(HttpOptions):
         return value
 
 
-def alert_payload(alert: Alert, mention_text: str | None) -> dict[str, Any]:
-    """The alert as a JSON-ready dict, with ``mention_text`` already cut to fit."""
+def alert_payload(alert: Alert, mention_text: str | None, base_url: str | None = None) -> dict[str, Any]:
+    """The alert as a JSON-ready dict, with ``mention_text`` already cut to fit.
+
+    ``url`` is the alert in Earshot and ``drilldown_url`` a spike's mentions, both null unless the
+    dashboard's public address (``web.base_url``) is configured.
+    """
     return {
         "id": alert.id,
+        "url": alert_link(base_url, alert),
+        "drilldown_url": drilldown_link(base_url, alert),
         "kind": alert.kind.value,
         "title": alert.title,
         "summary": alert.summary,
@@ -255,7 +261,7 @@ class WebhookChannel(HttpChannel[WebhookOptions]):
             "action": notification.action.value,
             "idempotency_key": notification.idempotency_key,
             "truncated": False,
-            "alert": alert_payload(alert, alert.mention_text),
+            "alert": alert_payload(alert, alert.mention_text, self.base_url),
         }
         body = _encode(envelope)
         if len(body.decode()) <= self.max_message_chars:
