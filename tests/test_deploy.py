@@ -26,6 +26,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EARSHOT = str(Path(sys.executable).parent / "earshot")
+# Set as EARSHOT_ADMIN_PASSWORD for the app the compose tests start (never a default in the product).
+ADMIN_PASSWORD = "deploy-test-admin-password"
 
 
 def _run_earshot(executable: str | Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -48,14 +50,16 @@ def _compose() -> dict[str, Any]:
 def test_compose_file_is_consistent_with_the_image() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"db", "migrate", "app"}
+    assert {"db", "migrate", "app", "demo"} <= set(services)
     assert services["migrate"]["command"] == ["earshot", "db", "upgrade"]
     assert services["app"]["command"] == ["earshot", "run"]
     assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
     env = services["app"]["environment"]
-    assert env["EARSHOT_DATABASE__URL"].startswith("postgresql://earshot:earshot@db:5432/")
-    assert services["app"]["ports"] == ["8000:8000"]
+    assert env["EARSHOT_DATABASE__URL"].startswith(
+        "postgresql://earshot:${POSTGRES_PASSWORD:-earshot}@db:5432/"
+    )
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-earshot}"
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert 'CMD ["earshot", "run"]' in dockerfile
     assert "ENV EARSHOT_CONFIG=/etc/earshot/earshot.yaml" in dockerfile
@@ -71,6 +75,122 @@ def test_compose_file_is_consistent_with_the_image() -> None:
     ):
         assert f"COPY {package} ./{package}" in dockerfile, package
     assert "pip install ." in dockerfile and ".[train" not in dockerfile  # runtime image: no torch
+
+
+def _compose_spec_errors(document: dict[str, Any]) -> list[str]:
+    """Errors against the Compose Specification's own JSON schema (as vendored by check-jsonschema)."""
+    import importlib.resources
+
+    import jsonschema
+
+    vendored = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    schema = json.loads(vendored.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    """`docker compose config` stands in here: there is no Docker engine on CI."""
+    assert _compose_spec_errors(_compose()) == []
+    broken = _compose()
+    broken["services"]["app"]["env_file"] = [{"path": ".env", "optional": True}]  # a misspelt key
+    assert _compose_spec_errors(broken)
+
+
+def test_compose_publishes_on_loopback_only_and_reads_secrets_from_env_file() -> None:
+    services = _compose()["services"]
+    assert services["app"]["ports"] == ["127.0.0.1:8000:8000"]
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            # "HOST_IP:HOST_PORT:CONTAINER_PORT": anything else listens on every interface.
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+        if "build" in service:  # every Earshot container gets the secrets
+            assert {"path": ".env", "required": False} in service["env_file"], name
+
+
+def test_demo_source_runs_only_under_the_demo_profile() -> None:
+    services = _compose()["services"]
+    # Without --profile, compose starts exactly the services that have no profile.
+    assert {n for n, s in services.items() if not s.get("profiles")} == {"db", "migrate", "app"}
+    for name in ("migrate", "app"):
+        assert "EARSHOT_CONFIG" not in services[name]["environment"], name  # the image's default config
+    demo = services["demo"]
+    assert demo["profiles"] == ["demo"]
+    assert demo["environment"]["EARSHOT_CONFIG"] == "/etc/earshot/earshot.example.yaml"
+    # The demo keeps its own database: demo mentions never reach the PostgreSQL one.
+    assert demo["environment"]["EARSHOT_DATABASE__URL"].startswith("sqlite:////data/")
+    assert "depends_on" not in demo
+
+
+def _dockerfile_line(prefix: str) -> str:
+    lines = [
+        ln for ln in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines() if ln.startswith(prefix)
+    ]
+    assert len(lines) == 1, (prefix, lines)
+    return lines[0]
+
+
+def test_image_default_config_is_the_example_without_the_demo_source(tmp_path: Path) -> None:
+    """Runs the Dockerfile's own RUN line that writes /etc/earshot/earshot.yaml, here under tmp_path."""
+    from earshot.settings import load_settings
+
+    command = _dockerfile_line("RUN python -c ").removeprefix("RUN ")
+    assert "COPY earshot.example.yaml /etc/earshot/earshot.example.yaml" in (ROOT / "Dockerfile").read_text()
+    (tmp_path / "earshot.example.yaml").write_bytes((ROOT / "earshot.example.yaml").read_bytes())
+    command = command.replace("/etc/earshot/", f"{tmp_path}/").replace("python ", f"{sys.executable} ", 1)
+    subprocess.run(["sh", "-c", command], check=True, timeout=60)
+    example = load_settings(tmp_path / "earshot.example.yaml", env={})
+    default = load_settings(tmp_path / "earshot.yaml", env={})
+    assert "demo" in {s.kind for s in example.sources}
+    assert "demo" not in {s.kind for s in default.sources}
+    # Everything else is the example as documented.
+    assert [s.name for s in default.sources] == [s.name for s in example.sources if s.kind != "demo"]
+    assert default.routes == example.routes and default.brands == example.brands
+
+
+def test_healthcheck_probes_the_configured_port(httpserver: Any) -> None:
+    command = _dockerfile_line("HEALTHCHECK ").split(" CMD ", 1)[1]
+    command = command.replace("python ", f"{sys.executable} ", 1)
+    httpserver.expect_request("/healthz").respond_with_json({"status": "ok"})
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
+    served = subprocess.run(
+        ["sh", "-c", command], env={**base, "EARSHOT_WEB__PORT": str(httpserver.port)}, timeout=30
+    )
+    assert served.returncode == 0
+    closed = subprocess.run(
+        ["sh", "-c", command], env={**base, "EARSHOT_WEB__PORT": str(_free_port())}, timeout=30
+    )
+    assert closed.returncode == 1
+    assert (
+        "ENV EARSHOT_CONFIG=/etc/earshot/earshot.yaml EARSHOT_WEB__HOST=0.0.0.0 EARSHOT_WEB__PORT=8000"
+        in (ROOT / "Dockerfile").read_text()
+    )
+
+
+def test_env_example_lists_every_secret_the_deployment_reads() -> None:
+    import re
+
+    listed = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    reference = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+    example = set(reference.findall((ROOT / "earshot.example.yaml").read_text(encoding="utf-8")))
+    compose = set(reference.findall((ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
+    example.discard("ENV_VAR")  # the file's own explanation of the syntax
+    assert example and compose
+    assert example | compose | {"EARSHOT_ADMIN_PASSWORD", "EARSHOT_WEB__BASE_URL"} <= listed
+    assert all(v == "" for v in _env_values().values())  # no secret, not even a sample one, is shipped
+
+
+def _env_values() -> dict[str, str]:
+    pairs = [
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    return {k: v for k, v in pairs}
 
 
 def _free_port() -> int:
@@ -90,6 +210,8 @@ def compose_env(tmp_path: Path, _postgres_url: str) -> dict[str, str]:
     env["EARSHOT_CONFIG"] = str(ROOT / "earshot.example.yaml")
     # A send cut off by kill -9 is retried after the lease; keep that inside the test's wait.
     env["EARSHOT_ALERTING__LEASE_SECONDS"] = "10"
+    # The first start creates user 'admin' with this password; _get signs in with it.
+    env["EARSHOT_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     # The example config groups outage alerts for 30 s; the defaults below cannot shorten a
     # route's own group_wait, so the wait for delivery below allows for it.
     return env
@@ -149,8 +271,12 @@ def _wait_for(predicate: Any, timeout: float = 90.0) -> Any:
 
 
 def _get(port: int, path: str) -> Any:
+    # Every route but /healthz needs a signed-in user: sign in as the first admin, as a person would.
     try:
-        response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            if path != "/healthz":
+                client.post("/login", data={"name": "admin", "password": ADMIN_PASSWORD})
+            response = client.get(path)
     except httpx.TransportError:
         return None
     return response.json() if response.status_code == 200 else None
@@ -232,8 +358,9 @@ def test_compose_commands_serve_demo_data_and_survive_a_kill(
     restarted = _run_earshot(EARSHOT, compose_env, tmp_path)
     try:
         _wait_for(lambda: _get(port, "/healthz"))
-        listed = _wait_for(lambda: _get(port, "/api/alerts?limit=500"))
-        alert_ids = {a["id"] for a in listed}
+        # Every alert stored so far, read from the database (the API's inbox pages by story).
+        alert_ids = {int(r[0]) for r in _query(url, "SELECT id FROM alerts")}
+        assert alert_ids
 
         def all_delivered() -> bool:
             fired = [json.loads(line) for line in alerts_file.read_text().splitlines() if line.strip()]
