@@ -191,13 +191,11 @@ def test_silenced_alert_does_not_escalate(sessions: sessionmaker[Session]) -> No
 def test_silences_api_refuses_patterns_re2_cannot_run(
     sessions: sessionmaker[Session], pattern: str, error: str
 ) -> None:
-    from fastapi.testclient import TestClient
+    from tests.web.conftest import build_app, signed_in
 
-    from web.app import create_app
-
-    app = create_app(session_factory=sessions, brands=["Lumora"], competitors={}, clock=lambda: T0)
-    body = {"matchers": {"text": pattern}, "duration_minutes": 60, "author": "ann", "comment": "why"}
-    with TestClient(app) as client:
+    app = build_app(sessions, brands=["Lumora"], competitors={}, clock=lambda: T0)
+    body = {"matchers": {"text": pattern}, "duration_minutes": 60, "comment": "why"}
+    with signed_in(app, sessions) as client:
         response = client.post("/api/silences", json=body)
         assert response.status_code == 422, response.text
         assert error in response.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +12,7 @@ from scheduler.delivery import deliver_due
 from scheduler.pipeline import run_source
 from storage.models import AlertEventRow, AlertRow
 from tests.factories import Clock, RecordingChannel, ScriptedCollector, components, mention
+from tests.web.conftest import signed_in
 from tests.web.factories import NOW
 
 
@@ -18,7 +20,6 @@ def _create(client: TestClient, **overrides: object) -> dict:  # type: ignore[ty
     body = {
         "matchers": {"brand": "Lumora"},
         "duration_minutes": 120,
-        "author": "ann",
         "comment": "known outage",
     }
     body.update(overrides)
@@ -27,20 +28,27 @@ def _create(client: TestClient, **overrides: object) -> dict:  # type: ignore[ty
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_create_list_expire(client: TestClient) -> None:
+def test_create_list_expire(client: TestClient, web_app: FastAPI, sessions: sessionmaker[Session]) -> None:
+    # The signed-in user is the author; nobody types a name.
     created = _create(client)
-    assert created["state"] == "active" and created["created_by"] == "ann"
+    assert created["state"] == "active" and created["created_by"] == "admin"
     assert [s["id"] for s in client.get("/api/silences").json()] == [created["id"]]
-    expired = client.post(f"/api/silences/{created['id']}/expire", json={"actor": "bob"})
-    assert expired.status_code == 200 and expired.json()["expired_by"] == "bob"
-    assert client.get("/api/silences").json() == []
-    assert [s["state"] for s in client.get("/api/silences?include_expired=true").json()] == ["expired"]
-    assert client.post(f"/api/silences/{created['id']}/expire", json={"actor": "bob"}).status_code == 409
-    assert client.post("/api/silences/999/expire", json={"actor": "bob"}).status_code == 404
+    with signed_in(web_app, sessions, name="bob") as bob:
+        expired = bob.post(f"/api/silences/{created['id']}/expire")
+        assert expired.status_code == 200 and expired.json()["expired_by"] == "bob"
+        assert bob.get("/api/silences").json() == []
+        assert [s["state"] for s in bob.get("/api/silences?include_expired=true").json()] == ["expired"]
+        assert bob.post(f"/api/silences/{created['id']}/expire").status_code == 409
+        assert bob.post("/api/silences/999/expire").status_code == 404
+
+
+def test_an_author_field_is_refused(client: TestClient) -> None:
+    body = {"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "author": "mallory", "comment": "why"}
+    assert client.post("/api/silences", json=body).status_code == 422
 
 
 def test_invalid_silences_are_422(client: TestClient) -> None:
-    base = {"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "author": "ann", "comment": "why"}
+    base = {"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "comment": "why"}
     for bad in (
         {**base, "matchers": {}},
         {**base, "matchers": {"text": "=~ (unclosed"}},

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.sources import record_failure, record_partial, record_success
+from tests.web.conftest import build_app
 from tests.web.factories import NOW
-from web.app import create_app
 
 
 def test_source_health(client: TestClient, sessions: sessionmaker[Session]) -> None:
@@ -36,7 +36,7 @@ def test_healthz(client: TestClient) -> None:
 def test_healthz_when_the_database_is_gone(tmp_path: Path) -> None:
     # A SQLite file in a directory that does not exist cannot be opened.
     engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'earshot.db'}")
-    app = create_app(session_factory=sessionmaker(engine), clock=lambda: NOW)
+    app = build_app(sessionmaker(engine))
     with TestClient(app) as client:
         response = client.get("/healthz")
     assert response.status_code == 503 and response.json() == {"status": "unavailable"}

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.alerting_tables import SilenceRow
@@ -20,7 +20,7 @@ from web.guard import MAX_BODY_BYTES
 from web.inputs import INT64_MAX
 
 MARKER = "ZQXJ"  # a string no error message would contain unless it echoed the input
-SILENCE = {"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "author": "ann", "comment": "why"}
+SILENCE = {"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "comment": "why"}
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_bodies_over_the_cap_are_413_and_store_nothing(
 
     # Without a Content-Length (chunked upload) the cap still holds while reading.
     def chunks() -> Iterator[bytes]:
-        yield b'{"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "author": "ann", "comment": "'
+        yield b'{"matchers": {"brand": "Lumora"}, "duration_minutes": 60, "comment": "'
         for _ in range(40):
             yield MARKER.encode() * 10_000
         yield b'"}'
@@ -101,7 +101,7 @@ def test_bodies_over_the_cap_are_413_and_store_nothing(
         {**SILENCE, "matchers": {"brand": [MARKER * 100]}},
         {**SILENCE, "matchers": {f"k{i}": "x" for i in range(100)}},
     ],
-    ids=["comment", "author", "regex", "matcher-key", "listed-value", "matcher-count"],
+    ids=["comment", "author-is-the-signed-in-user", "regex", "matcher-key", "listed-value", "matcher-count"],
 )
 def test_long_silence_fields_are_422_without_echo(
     client: TestClient, sessions: sessionmaker[Session], body: dict[str, object]
@@ -115,8 +115,8 @@ def test_long_action_notes_are_422_without_echo(
 ) -> None:
     before = events_stored(sessions)
     note = MARKER * 100_000  # 400 kB, under the body cap
-    assert_short_refusal(client.post(f"/api/alerts/{alert_id}/ack", json={"actor": "ann", "note": note}), 422)
-    assert_short_refusal(client.post(f"/api/alerts/{alert_id}/ack", json={"actor": MARKER * 100}), 422)
+    assert_short_refusal(client.post(f"/api/alerts/{alert_id}/ack", json={"note": note}), 422)
+    assert_short_refusal(client.post(f"/api/alerts/{alert_id}/assign", json={"assignee": MARKER * 100}), 422)
     assert_short_refusal(client.get(f"/api/alerts?team={MARKER * 1000}"), 422)
     assert_short_refusal(client.get(f"/api/mentions?brand={MARKER * 1000}"), 422)
     assert_short_refusal(client.get(f"/api/trends/volume?brand={MARKER * 1000}"), 422)
@@ -144,25 +144,23 @@ BEYOND = INT64_MAX + 1
     ],
 )
 def test_ids_and_offsets_beyond_int64_are_422(client: TestClient, method: str, path: str) -> None:
-    response = client.request(method, path, json={"actor": "ann"})
+    response = client.request(method, path, json={})
     assert response.status_code == 422, response.text
 
 
-def test_ids_in_range_are_an_ordinary_miss(client: TestClient, engine: Engine) -> None:
+def test_ids_in_range_are_an_ordinary_miss(client: TestClient) -> None:
     int32_max = 2**31 - 1
     assert client.get(f"/api/mentions/{int32_max}").status_code == 404
     assert client.get(f"/api/alerts/{int32_max}").status_code == 404
-    assert client.post(f"/api/alerts/{int32_max}/ack", json={"actor": "ann"}).status_code == 404
-    assert client.post(f"/api/silences/{int32_max}/expire", json={"actor": "ann"}).status_code == 404
+    assert client.post(f"/api/alerts/{int32_max}/ack", json={}).status_code == 404
+    assert client.post(f"/api/silences/{int32_max}/expire", json={}).status_code == 404
     page = client.get(f"/api/mentions?offset={INT64_MAX}")
     assert page.status_code == 200 and page.json()["items"] == []
     assert client.get(f"/mentions?offset={INT64_MAX}").status_code == 200
-    # PostgreSQL's id columns are 32-bit: a larger id is refused by the database, which is a 422
-    # (never a 500) until storage widens them; SQLite's are 64-bit, so it is a plain miss.
-    expected = 422 if engine.dialect.name == "postgresql" else 404
-    assert client.get(f"/api/mentions/{INT64_MAX}").status_code == expected
-    assert client.post(f"/api/alerts/{INT64_MAX}/ack", json={"actor": "ann"}).status_code == expected
-    assert client.get(f"/mentions/{INT64_MAX}").status_code == expected
+    # Ids are 64-bit on both databases (migration 0005), so the largest one is a plain miss too.
+    assert client.get(f"/api/mentions/{INT64_MAX}").status_code == 404
+    assert client.post(f"/api/alerts/{INT64_MAX}/ack", json={}).status_code == 404
+    assert client.get(f"/mentions/{INT64_MAX}").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -188,13 +186,13 @@ def test_unstorable_characters_in_json_and_forms_are_422(
 ) -> None:
     before = events_stored(sessions)
     for body in (
-        {"actor": "ann\x00"},
-        {"actor": "ann", "note": "a\x00b"},
+        {"note": "ann\x00"},
+        {"note": "a\x00b"},
     ):
         response = client.post(f"/api/alerts/{alert_id}/ack", json=body)
         assert response.status_code == 422, response.text
     # A lone surrogate, written as JSON allows it: no database driver can encode it.
-    surrogate = b'{"actor": "ann", "note": "\\ud800"}'
+    surrogate = b'{"note": "\\ud800"}'
     response = client.post(
         f"/api/alerts/{alert_id}/ack", content=surrogate, headers={"content-type": "application/json"}
     )
@@ -205,10 +203,10 @@ def test_unstorable_characters_in_json_and_forms_are_422(
         {**SILENCE, "matchers": {"brand\x00": "Lumora"}},
     ):
         assert client.post("/api/silences", json=silence).status_code == 422
-    form = client.post(f"/alerts/{alert_id}/ack", data={"actor": "ann", "note": "a\x00b"})
+    form = client.post(f"/alerts/{alert_id}/ack", data={"note": "a\x00b"})
     assert form.status_code == 422
     assert events_stored(sessions) == before and silences_stored(sessions) == 0
-    ok = client.post(f"/api/alerts/{alert_id}/ack", json={"actor": "ann", "note": "fine"})
+    ok = client.post(f"/api/alerts/{alert_id}/ack", json={"note": "fine"})
     assert ok.status_code == 200, ok.text
 
 

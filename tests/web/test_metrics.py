@@ -22,8 +22,9 @@ from scheduler.heartbeat import HEARTBEAT, Heartbeat
 from scheduler.pipeline import run_source
 from storage import sources as source_repo
 from tests.factories import Clock, ScriptedCollector, components, mention
+from tests.web.conftest import build_app, signed_in
 from tests.web.factories import NOW
-from web.app import create_app
+from web.config import AuthConfig
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 # A moment whose Unix time needs all ten digits and a fraction: "{:g}" would print 1.79568e+09.
@@ -114,8 +115,8 @@ def heartbeat() -> Iterator[Heartbeat]:
 def test_healthz_fails_when_the_scheduler_stops_ticking(
     sessions: sessionmaker[Session], heartbeat: Heartbeat
 ) -> None:
-    app = create_app(session_factory=sessions, clock=lambda: NOW, heartbeat=heartbeat)
-    with TestClient(app) as client:
+    app = build_app(sessions, heartbeat=heartbeat)
+    with signed_in(app, sessions) as client:
         assert client.get("/healthz").status_code == 200  # no scheduler in this process
         heartbeat.start(interval_seconds=60)
         assert client.get("/healthz").status_code == 200
@@ -145,8 +146,10 @@ def test_healthz_reads_the_process_heartbeat_by_default(
 def test_metrics_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
     # A SQLite file in a directory that does not exist cannot be opened.
     engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'earshot.db'}")
-    app = create_app(session_factory=sessionmaker(engine), clock=lambda: NOW, heartbeat=Heartbeat())
-    with TestClient(app) as client:
+    # Scraped from the loopback address with the loopback left open: no token needs the database.
+    auth = AuthConfig(metrics_loopback_open=True)
+    app = build_app(sessionmaker(engine), heartbeat=Heartbeat(), auth=auth)
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
         response = client.get("/metrics")
     assert response.status_code == 503 and response.text == "database unreachable\n"
     engine.dispose()

@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from storage.db import create_db_engine, session_factory, upgrade
-from tests.web.factories import NOW
-from web.app import create_app
+from tests.web.conftest import add_account, build_app
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +17,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One empty SQLite database for the module: these tests are about assets and markup, not storage."""
     engine = create_db_engine(f"sqlite:///{tmp_path_factory.mktemp('static') / 'earshot.db'}")
     upgrade(engine)
-    app = create_app(session_factory=session_factory(engine), brands=["Acme"], clock=lambda: NOW)
-    with TestClient(app) as test_client:
+    sessions = session_factory(engine)
+    _, token = add_account(sessions, name="static-admin")
+    app = build_app(sessions, brands=["Acme"])
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
     engine.dispose()
 

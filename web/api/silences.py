@@ -1,17 +1,23 @@
-"""Silences over the API: list, create, expire. Matching alerts are stored but not sent."""
+"""Silences over the API: list, create, expire. Matching alerts are stored but not sent.
+
+The signed-in user is the silence's author. An administrator may silence anything; a responder
+only alerts of their own teams, so their silence must match ``team`` to those teams.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from alerting.matchers import MAX_PATTERN_CHARS
+from alerting.matchers import ALERT_FIELDS, MAX_PATTERN_CHARS, MatcherError, parse_matchers
 from alerting.silences import SilenceError, create_silence, expire_silence, list_silences
 from alerting.silences import state as silence_state
 from storage.alerting_tables import SilenceRow
+from web.auth import ActingUser, User
 from web.context import Context
 from web.inputs import NAME_CHARS, NOTE_CHARS, SilenceId, UtcDatetime, clip
 
@@ -25,7 +31,7 @@ MatcherValue = MatcherText | bool | int | float | Annotated[list[ListedValue], F
 
 
 class SilenceIn(BaseModel):
-    """A new silence: matchers in the routes' syntax, a duration or an end, who and why."""
+    """A new silence: matchers in the routes' syntax, a duration or an end, and why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,16 +40,7 @@ class SilenceIn(BaseModel):
     )
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 365)
     ends_at: UtcDatetime | None = None
-    author: str = Field(min_length=1, max_length=NAME_CHARS)
     comment: str = Field(min_length=1, max_length=NOTE_CHARS)
-
-
-class ExpireIn(BaseModel):
-    """Who ends the silence."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    actor: str = Field(min_length=1, max_length=NAME_CHARS)
 
 
 class SilenceOut(BaseModel):
@@ -57,6 +54,27 @@ class SilenceOut(BaseModel):
     comment: str
     expired_by: str | None
     state: str
+
+
+def silenced_teams(matchers: Mapping[str, Any]) -> frozenset[str] | None:
+    """The teams a silence can match at most, or None when it is not limited to named teams."""
+    try:
+        parsed = parse_matchers(matchers, fields=ALERT_FIELDS)
+    except MatcherError:
+        return None  # create_silence refuses it with the reason
+    limits = [frozenset(m.values) for m in parsed if m.field == "team" and m.op == "=" and m.values]
+    # Matchers are ANDed, so each "team = ..." narrows the set further.
+    return frozenset.intersection(*limits) if limits else None
+
+
+def _may_silence(user: User, matchers: Mapping[str, Any]) -> None:
+    if user.is_admin:
+        return
+    teams = silenced_teams(matchers)
+    if teams is None or not all(user.can_act(team) for team in teams):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "a responder may only silence their own teams' alerts (match team)"
+        )
 
 
 def _out(row: SilenceRow, now: datetime) -> SilenceOut:
@@ -81,8 +99,9 @@ def silences(ctx: Context, include_expired: bool = False) -> list[SilenceOut]:
 
 
 @router.post("", response_model=SilenceOut, status_code=status.HTTP_201_CREATED)
-def create(ctx: Context, body: SilenceIn) -> SilenceOut:
-    """Create a silence; 422 when its matchers, times, author or comment are invalid."""
+def create(ctx: Context, body: SilenceIn, user: ActingUser) -> SilenceOut:
+    """Create a silence; 422 when its matchers, times or comment are invalid, 403 for another team's."""
+    _may_silence(user, body.matchers)
     now = ctx.now()
     if (body.duration_minutes is None) == (body.ends_at is None):
         raise HTTPException(
@@ -95,7 +114,7 @@ def create(ctx: Context, body: SilenceIn) -> SilenceOut:
                 session,
                 matchers=body.matchers,
                 ends_at=ends_at,
-                author=body.author,
+                author=user.name,
                 comment=body.comment,
                 now=now,
             )
@@ -105,12 +124,15 @@ def create(ctx: Context, body: SilenceIn) -> SilenceOut:
 
 
 @router.post("/{silence_id}/expire", response_model=SilenceOut)
-def expire(ctx: Context, silence_id: SilenceId, body: ExpireIn) -> SilenceOut:
-    """End a silence now; 404 unknown, 409 already expired."""
+def expire(ctx: Context, silence_id: SilenceId, user: ActingUser) -> SilenceOut:
+    """End a silence now; 404 unknown, 409 already expired, 403 one that covers another team."""
     now = ctx.now()
     try:
         with ctx.session_factory() as session, session.begin():
-            return _out(expire_silence(session, silence_id=silence_id, actor=body.actor, now=now), now)
+            existing = session.get(SilenceRow, silence_id)
+            if existing is not None:
+                _may_silence(user, existing.matchers)
+            return _out(expire_silence(session, silence_id=silence_id, actor=user.name, now=now), now)
     except SilenceError as exc:
         code = status.HTTP_404_NOT_FOUND if "does not exist" in str(exc) else status.HTTP_409_CONFLICT
         raise HTTPException(code, clip(str(exc))) from None
