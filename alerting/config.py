@@ -168,6 +168,26 @@ class DigestConfig(BaseModel):
         return f"{value // 60:02d}:{value % 60:02d}" if isinstance(value, int) else value
 
 
+class SlaConfig(BaseModel):
+    """A team's response targets, counted in business hours when the team has them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_response: Duration | None = Field(None, description="from the alert to the first reply")
+    resolution: Duration | None = Field(None, description="from the alert to its resolution")
+    business_hours_only: bool = Field(True, description="count only the team's business hours")
+    channels: list[str] | None = Field(None, description="who hears of a breach; default: the team's")
+
+
+class AutoAssignConfig(BaseModel):
+    """Round-robin assignment of new cases to the team's responders who are on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_open_per_person: int = Field(10, ge=1, description="unresolved cases one person may hold")
+
+
 class TeamConfig(BaseModel):
     """A team that answers alerts, where it hears about them, and when."""
 
@@ -181,6 +201,8 @@ class TeamConfig(BaseModel):
     off_hours: OffHoursPolicy = Field(default_factory=OffHoursPolicy)
     escalation: EscalationConfig | None = None
     digest: DigestConfig | None = None
+    sla: SlaConfig | None = None
+    auto_assign: AutoAssignConfig | None = None
 
     _zone = field_validator("timezone")(check_timezone)
 
@@ -290,6 +312,8 @@ def check_routes(
             channel_refs(f"teams[{i}].escalation.steps[{k}].channels", step.channels)
         if team.digest is not None:
             channel_refs(f"teams[{i}].digest.channels", team.digest.channels)
+        if team.sla is not None:
+            channel_refs(f"teams[{i}].sla.channels", team.sla.channels)
     if alerting is not None:
         # The defaults (pr, ops) fall back to the default route's team when absent; a team
         # someone typed must exist.

@@ -1,5 +1,8 @@
 """Alert lifecycle: firing -> acknowledged -> resolved, with who and when, and an audit trail.
 
+Each alert's case follows it (open -> in progress -> waiting on customer -> resolved):
+acknowledging starts work on an open case, resolving either resolves both.
+
 Keyword-only service functions shared by the CLI and the web API. They take a
 session and never commit: the caller owns the transaction.
 """
@@ -13,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from alerting import escalation, grouping
 from domain import AlertStatus
+from storage import cases
 from storage.alerts import add_event, cancel_held, enqueue
 from storage.models import AlertRow, DeliveryRow
 
@@ -75,6 +79,9 @@ def acknowledge(session: Session, *, alert_id: int, actor: str, now: datetime, n
     row.acknowledged_by = actor
     row.updated_at = now
     add_event(session, row.id, "acknowledged", actor=actor, note=note, now=now)
+    case = cases.case_of(session, row, now=now)
+    if case.status == cases.OPEN:
+        cases.set_status(session, case, cases.IN_PROGRESS, actor=actor, now=now)
     escalation.stop(session, alert_id=row.id, actor=actor, now=now, why="acknowledged")
     _notify(session, row, "acknowledge", now)
     return row
@@ -90,6 +97,7 @@ def resolve(session: Session, *, alert_id: int, actor: str, now: datetime, note:
     row.resolved_by = actor
     row.updated_at = now
     add_event(session, row.id, "resolved", actor=actor, note=note, now=now)
+    cases.set_status(session, cases.case_of(session, row, now=now), cases.RESOLVED, actor=actor, now=now)
     escalation.stop(session, alert_id=row.id, actor=actor, now=now, why="resolved")
     _notify(session, row, "resolve", now)
     # Held notifications would announce an alert that is already over.
@@ -107,3 +115,34 @@ def assign(session: Session, *, alert_id: int, assignee: str, actor: str, now: d
     row.updated_at = now
     add_event(session, row.id, "assigned", actor=actor, note=f"{previous or 'nobody'} -> {assignee}", now=now)
     return row
+
+
+def set_case_status(session: Session, *, alert_id: int, status: str, actor: str, now: datetime) -> AlertRow:
+    """Move an alert's case to ``status``; working on a firing alert acknowledges it first."""
+    row = _get(session, alert_id)
+    if status not in cases.STATUSES:
+        raise LifecycleError(f"unknown case status {status!r}; one of {', '.join(cases.STATUSES)}")
+    if row.status == AlertStatus.RESOLVED:
+        if status == cases.RESOLVED:
+            raise LifecycleError(f"alert #{alert_id} is already resolved")
+        raise LifecycleError(f"alert #{alert_id} is resolved; its case cannot be reopened")
+    if status == cases.RESOLVED:
+        return resolve(session, alert_id=alert_id, actor=actor, now=now)
+    if status != cases.OPEN and row.status == AlertStatus.FIRING:
+        acknowledge(session, alert_id=alert_id, actor=actor, now=now)
+    cases.set_status(session, cases.case_of(session, row, now=now), status, actor=actor, now=now)
+    return row
+
+
+def record_response(session: Session, *, alert_id: int, at: datetime, by: str, via: str = "reply") -> bool:
+    """Record the first response to an alert's case and stop its escalation; False if it had one.
+
+    ``via`` is "reply" for a reply posted from Earshot, "elsewhere" when a responder answered the
+    customer outside Earshot.
+    """
+    row = _get(session, alert_id)
+    first = cases.record_first_response(session, alert_id=alert_id, at=at, by=by, via=via)
+    if row.status == AlertStatus.FIRING:
+        # Someone answered: paging more people about it would only interrupt them.
+        acknowledge(session, alert_id=alert_id, actor=by, now=at, note=f"answered ({via})")
+    return first

@@ -25,6 +25,8 @@ class AlertKind(enum.StrEnum):
     SPIKE = "spike"
     SOURCE_HEALTH = "source_health"
     DIGEST = "digest"
+    # A team's first-response or resolution target was missed; raised for the team lead.
+    SLA_BREACH = "sla_breach"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain import Alert, AlertKind, AlertStatus, DeliveryStatus, Urgency
+from storage.case_tables import CaseRow
 from storage.installation import installation_id
 from storage.models import AlertEventRow, AlertRow, DeliveryRow
 
@@ -57,6 +58,8 @@ def create_alert(
     )
     session.add(row)
     session.flush()
+    # Every alert is a case the team answers; opened with it, in the same transaction.
+    session.add(CaseRow(alert_id=row.id, team=row.team, status="open", opened_at=now, updated_at=now))
     add_event(session, row.id, "fired", note=f"route {new.route_name}: {new.reason}", now=now)
     for channel in dict.fromkeys(new.channels):
         enqueue(session, alert_id=row.id, channel=channel, action="fire", now=now, not_before=not_before)

@@ -1,4 +1,4 @@
-"""`earshot alerts`: list, acknowledge, resolve, assign, and re-send dead letters."""
+"""`earshot alerts`: list, acknowledge, resolve, assign, re-send dead letters, response-time stats."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
 
-from alerting import lifecycle
+from alerting import lifecycle, sla
 from earshot.context import clean_errors, fail, settings_for
 from storage import alerts as alert_repo
 from storage.db import create_db_engine, session_factory
@@ -131,6 +132,44 @@ def assign(
 ) -> None:
     """Assign an alert to someone."""
     _act(ctx, lifecycle.assign, alert_id, assignee=to, actor=by or getpass.getuser())
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 60:.0f}m"
+
+
+@alerts_app.command("stats")
+def stats(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Cases opened in the last DAYS days.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per team.")] = False,
+) -> None:
+    """First-response and resolution p50/p90 per team, against each team's SLA."""
+    settings = settings_for(ctx)
+    teams = {t.name: t for t in settings.teams}
+    until = datetime.now(UTC)
+    with db_session(ctx) as session:
+        figures = sla.team_stats(session, teams=teams, since=until - timedelta(days=days), until=until)
+    for f in figures:
+        if as_json:
+            typer.echo(json.dumps(asdict(f)))
+            continue
+        target = (
+            f" (SLA {_span(f.first_response_target)} / {_span(f.resolution_target)})"
+            if (f.first_response_target or f.resolution_target)
+            else ""
+        )
+        typer.echo(
+            f"{f.team:<10} {f.cases:>5} cases  first response p50 {_span(f.first_response_p50)} "
+            f"p90 {_span(f.first_response_p90)}  resolution p50 {_span(f.resolution_p50)} "
+            f"p90 {_span(f.resolution_p90)}{target}"
+        )
+    if not figures and not as_json:
+        typer.echo(f"no cases in the last {days} days", err=True)
 
 
 @alerts_app.command("resend")
