@@ -23,7 +23,14 @@ from collectors.registry import collectors as collector_registry
 from earshot.checks import check
 from earshot.settings import ConfigError, Settings
 from scheduler.components import Components, PeriodicJob, SourceRuntime, utcnow
-from storage.db import DatabaseError, check_connection, create_db_engine, pending_revisions, session_factory
+from storage.db import (
+    DatabaseError,
+    check_connection,
+    create_db_engine,
+    pending_revisions,
+    retry_locked,
+    session_factory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +65,45 @@ def brand_matcher(settings: Settings) -> BrandMatcher:
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:  # type: ignore[type-arg]
-    """One channel instance per configured channel."""
+    """One channel instance per configured channel, linking back to ``web.base_url`` when set."""
     built: dict[str, Channel] = {}  # type: ignore[type-arg]
     for config in settings.channels:
         cls = channel_registry.get(config.kind)
-        built[config.name] = cls(name=config.name, options=cls.options_model(**config.options))
-        apply_channel_overrides(built[config.name], config)
+        channel = cls(name=config.name, options=cls.options_model(**config.options))
+        # Set after construction: a plugin channel's own __init__ need not know the argument.
+        channel.base_url = settings.web.base_url or None
+        apply_channel_overrides(channel, config)
+        built[config.name] = channel
     return built
+
+
+def _retry_when_locked(name: str, run: Callable[[], object]) -> Callable[[], object]:
+    def retried() -> object:
+        return retry_locked(run, what=name)
+
+    return retried
+
+
+# Replies left `posting` by a crash are settled by asking their source; it never posts.
+RECONCILE_INTERVAL_SECONDS = 60.0
+
+
+def reply_reconciliation(
+    settings: Settings, components: Components, clock: Callable[[], datetime]
+) -> PeriodicJob:
+    """The job that settles replies a crash left half-sent (only where reply accounts are configured)."""
+    from alerting.replies import desk_from
+    from alerting.reply_posting import reconcile_stale
+
+    desk = desk_from(settings.replies, user_agent="earshot")
+
+    def run() -> object:
+        return reconcile_stale(components.sessions, desk=desk, now=clock())
+
+    name = "reply reconciliation"
+    return PeriodicJob(
+        name=name, interval_seconds=RECONCILE_INTERVAL_SECONDS, run=_retry_when_locked(name, run)
+    )
 
 
 def build(
@@ -116,7 +155,11 @@ def build(
         brands=BrandBook.build(settings.brand_roles()),
     )
     components.periodic = [
-        PeriodicJob(name=job.name, interval_seconds=job.interval_seconds, run=job.run)
+        # Each job is one transaction of its own: on SQLite, one that still finds the database locked
+        # after the busy timeout (a big first batch holding it) runs again after a pause.
+        PeriodicJob(
+            name=job.name, interval_seconds=job.interval_seconds, run=_retry_when_locked(job.name, job.run)
+        )
         for job in periodic_jobs(
             sessions=components.sessions,
             config=settings.alerting,
@@ -128,6 +171,8 @@ def build(
             clock=clock,
         )
     ]
+    if settings.replies.accounts:
+        components.periodic.append(reply_reconciliation(settings, components, clock))
     log.info(
         "built %d source(s), %d channel(s), classifier %s",
         len(sources),

@@ -1,0 +1,1 @@
+"""Repliers: post replies where the customer spoke, one class per source kind."""
