@@ -148,6 +148,36 @@ def current_members(
     return list(session.scalars(stmt))
 
 
+def claim_flush(session: Session, group_id: int) -> bool:
+    """Lock a group for flushing; False when another worker is flushing it right now.
+
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL: the lock lasts until the caller's
+    transaction ends, so one worker claims every due row of the group and sends them as one
+    notification. SQLite ignores it (it serialises writers anyway) and always says True.
+    """
+    locked = session.scalars(
+        select(AlertGroupRow.id).where(AlertGroupRow.id == group_id).with_for_update(skip_locked=True)
+    ).first()
+    return locked is not None
+
+
+def due_flush(session: Session, group_id: int, *, channel: str, now: datetime) -> list[DeliveryRow]:
+    """Every first notification of the group's alerts due to ``channel`` now, oldest first."""
+    stmt = (
+        select(DeliveryRow)
+        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == DeliveryRow.alert_id)
+        .where(
+            AlertGroupMemberRow.group_id == group_id,
+            DeliveryRow.channel == channel,
+            DeliveryRow.action == "fire",
+            DeliveryRow.status == str(DeliveryStatus.PENDING),
+            DeliveryRow.next_attempt_at <= now,
+        )
+        .order_by(DeliveryRow.id)
+    )
+    return list(session.scalars(stmt))
+
+
 def record_flush(session: Session, group_id: int, *, now: datetime) -> None:
     """A group's notification went out: start group_interval and repeat_interval from now."""
     row = session.get(AlertGroupRow, group_id)

@@ -12,10 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerting import digests, escalation, grouping, health, spikes
+from alerting import digests, escalation, grouping, health, sla, spikes
 from alerting.channels.base import Channel
 from alerting.config import AlertingConfig, RouteConfig, TeamConfig
 from alerting.health import SourceSchedule
+from storage.db import is_database_locked
 
 __all__ = ["Job", "SourceSchedule", "periodic_jobs"]
 log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def periodic_jobs(
         return run
 
     def timers(session: Session, now: datetime) -> tuple[int, int]:
+        # Cases auto-assigned and SLA breach alerts (a no-op for teams without sla/auto_assign).
+        assigned, breached = sla.run_timers(session, teams=by_name, now=now)
+        if assigned or breached:
+            log.info("case timers: %d case(s) auto-assigned, %d SLA breach alert(s)", assigned, breached)
         return escalation.run_due(session, now=now), grouping.repeat_due(session, teams=by_name, now=now)
 
     def spike_check(session: Session, now: datetime) -> list[int]:
@@ -64,7 +69,9 @@ def periodic_jobs(
                     alert = spikes.check_brand(
                         session, brand=brand, config=config.spikes, teams=by_name, routes=routes, now=now
                     )
-            except Exception:
+            except Exception as exc:
+                if is_database_locked(exc):
+                    raise  # the whole job runs again once the writer is done (earshot/compose.py)
                 log.exception("spike check for %s failed", brand)
                 continue
             if alert is not None:
@@ -79,7 +86,13 @@ def periodic_jobs(
     def digest_check(session: Session, now: datetime) -> list[int]:
         return digests.send_due(session, teams=by_name, brands=brands, now=now)
 
-    jobs = [Job("alerting timers (escalations, repeats)", config.timers_interval, in_transaction(timers))]
+    jobs = [
+        Job(
+            "alerting timers (escalations, repeats)",
+            config.timers_interval,
+            in_transaction(timers),
+        )
+    ]
     if config.spikes.enabled and brands:
         jobs.append(Job("spike detection", config.spikes.interval, in_transaction(spike_check)))
     if config.health.enabled and sources:

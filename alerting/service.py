@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerting import escalation, silences
@@ -95,45 +96,62 @@ def raise_alerts(
     labels = plan.labels
     for decision, silence in plan.decisions:
         group_key = f"{decision.route}|{brand}|story-{cluster_id}"
-        open_alert = session.scalars(
-            select(AlertRow)
-            .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
-            .limit(1)
-        ).first()
-        if open_alert is not None:
-            # The same story again (a retweet, a syndicated copy): count it, do not page again.
-            open_alert.count += 1
-            open_alert.updated_at = now
-            alert_repo.add_event(session, open_alert.id, "folded", now=now, note=f"mention #{mention_id}")
-            folded += 1
-            continue
-        title, summary = alert_text(mention, classification)
-        route = router.route_by_name.get(decision.route)
-        dispatch(
-            session,
-            alert_repo.NewAlert(
-                kind=AlertKind.MENTION,
-                title=title,
-                summary=summary,
-                urgency=classification.urgency,
-                team=decision.team,
-                route_name=decision.route,
-                route_snapshot=decision.snapshot,
-                reason=decision.reason,
-                group_key=group_key,
-                channels=decision.channels,
-                mention_id=mention_id,
-                brand=brand,
-                details={"signals": dict(classification.signals), "cluster_id": cluster_id},
-            ),
-            labels={**labels, "team": decision.team, "route": decision.route, "story": cluster_id},
-            teams=router.team_by_name,
-            grouping=route.grouping(config.grouping) if route is not None else None,
-            now=now,
-            silence=silence,
-        )
-        created += 1
+        open_alert = _open_alert(session, group_key)
+        if open_alert is None:
+            title, summary = alert_text(mention, classification)
+            route = router.route_by_name.get(decision.route)
+            try:
+                # A savepoint: another worker may commit this story's alert first, and the unique
+                # index on open alerts (storage.scale_tables) then refuses ours; fold into theirs.
+                with session.begin_nested():
+                    dispatch(
+                        session,
+                        alert_repo.NewAlert(
+                            kind=AlertKind.MENTION,
+                            title=title,
+                            summary=summary,
+                            urgency=classification.urgency,
+                            team=decision.team,
+                            route_name=decision.route,
+                            route_snapshot=decision.snapshot,
+                            reason=decision.reason,
+                            group_key=group_key,
+                            channels=decision.channels,
+                            mention_id=mention_id,
+                            brand=brand,
+                            details={"signals": dict(classification.signals), "cluster_id": cluster_id},
+                        ),
+                        labels={
+                            **labels,
+                            "team": decision.team,
+                            "route": decision.route,
+                            "story": cluster_id,
+                        },
+                        teams=router.team_by_name,
+                        grouping=route.grouping(config.grouping) if route is not None else None,
+                        now=now,
+                        silence=silence,
+                    )
+                created += 1
+                continue
+            except IntegrityError:
+                open_alert = _open_alert(session, group_key)
+                if open_alert is None:
+                    raise
+        # The same story again (a retweet, a syndicated copy): count it, do not page again.
+        open_alert.count += 1
+        open_alert.updated_at = now
+        alert_repo.add_event(session, open_alert.id, "folded", now=now, note=f"mention #{mention_id}")
+        folded += 1
     return created, folded
+
+
+def _open_alert(session: Session, group_key: str) -> AlertRow | None:
+    return session.scalars(
+        select(AlertRow)
+        .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
+        .limit(1)
+    ).first()
 
 
 def dispatch(

@@ -13,6 +13,7 @@ high-volume service's memory flat; a story older than what the index holds start
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import time
@@ -26,6 +27,8 @@ from datasketch import MinHash, MinHashLSH
 THRESHOLD = 0.6
 NUM_PERM = 64
 MIN_WORDS = 5
+# datasketch's optimal banding for THRESHOLD and NUM_PERM (10 bands of 6 rows).
+BANDS, ROWS = 10, 6
 # Matches the pipeline's default cluster_window_hours.
 DEFAULT_WINDOW_SECONDS = 72 * 3600.0
 # About 90 MB of index at ~4.5 KB per entry; at 200 mentions/s that is the last ~100 seconds.
@@ -135,3 +138,23 @@ class NearDuplicateIndex:
         # Loading a long warm-up also respects the cap, not only assigning.
         if len(self._added) > self.max_entries:
             self.prune()
+
+
+def band_keys(sig: MinHash) -> list[int]:
+    """The signature's LSH band keys (the same bands datasketch uses), as signed 64-bit integers.
+
+    Two signatures sharing any key are candidates; the band index is hashed in, so one column of
+    keys serves every band. Stored by ``storage.neardup`` to cluster across processes.
+    """
+    values = np.asarray(sig.hashvalues, dtype=np.uint64)
+    keys = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(band.to_bytes(2, "big") + chunk, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "big", signed=True))
+    return keys
+
+
+def estimate(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> float:
+    """Estimated Jaccard similarity of two signatures' hash values."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM

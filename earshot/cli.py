@@ -18,6 +18,7 @@ from earshot.checks import check
 from earshot.commands import alerts as alert_commands
 from earshot.commands import classify as classify_commands
 from earshot.commands import data as data_commands
+from earshot.commands import deadletters as deadletter_commands
 from earshot.commands import imports as import_commands
 from earshot.commands import silences as silence_commands
 from earshot.commands import users as user_commands
@@ -94,30 +95,76 @@ def run(
     web: Annotated[bool, typer.Option(help="Serve the dashboard and API in the same process.")] = True,
     host: Annotated[str | None, typer.Option(help="Web host (overrides web.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Web port (overrides web.port).")] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: everything in this process (the default). With scale.mode: nats, also scheduler "
+            "(publishes collect orders), worker (runs the pipeline stages) or web (the web app only)."
+        ),
+    ] = "all",
 ) -> None:
-    """Run everything in one process: scheduled collection, classification, alerting and the web UI."""
-    from scheduler.runner import start, stop
+    """Run Earshot: scheduled collection, classification, alerting and the web UI (or one role of them)."""
+    from scheduler.roles import (
+        NoClassifier,
+        RoleError,
+        check_role,
+        needs_classifier,
+        serves_web,
+        start_role,
+        stop_role,
+        wait_forever,
+    )
 
     settings = settings_for(ctx)
     setup_logging(settings.log_level, state(ctx).verbose)
+    try:
+        chosen = check_role(role, settings.scale)
+    except RoleError as exc:
+        raise fail(str(exc)) from None
     with clean_errors():
-        built = build(settings)
+        built = build(
+            settings, classifier=None if needs_classifier(chosen, settings.scale) else NoClassifier()
+        )
+    components = built.components
+    components.source_lease_seconds = settings.scale.source_lease_seconds
+    components.max_backoff_seconds = settings.scale.max_backoff_seconds
+    if built.engine.dialect.name != "sqlite":
+        components.deliver_concurrency = settings.scale.deliver_concurrency
+    if settings.scale.neardup == "database" or (
+        settings.scale.neardup == "auto" and settings.scale.mode == "nats"
+    ):
+        from scheduler.pipeline import database_clusterer
+
+        components.cluster = database_clusterer(components)
+    if settings.scale.mode == "nats" and serves_web(chosen):
+        from scheduler import metrics
+
+        metrics.watch_bus(settings.scale)
     # Installed before anything starts, so a SIGTERM during start-up also stops cleanly.
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    scheduler = start(built.components, deliver_interval_seconds=settings.pipeline.deliver_interval_seconds)
+    running = start_role(
+        chosen,
+        components,
+        settings.scale,
+        deliver_interval_seconds=settings.pipeline.deliver_interval_seconds,
+    )
     stuck: dict[str, int] = {}
+    failed = False
     try:
-        if web and settings.web.enabled:
+        if serves_web(chosen) and (web or chosen == "web") and settings.web.enabled:
             _serve_web(built, host or settings.web.host, port or settings.web.port, stopping)
         else:
-            typer.echo("earshot running without the web UI; Ctrl-C to stop", err=True)
+            typer.echo(f"earshot running ({chosen}) without the web UI; Ctrl-C to stop", err=True)
             with contextlib.suppress(KeyboardInterrupt):
-                stopping.wait()
+                failed = not wait_forever(stopping, running)
     finally:
         # Drains for at most DRAIN_SECONDS: SIGTERM must stop the service even with a source stuck.
-        stuck = stop(scheduler)
+        stuck = stop_role(running)
         built.close()
+    if failed:
+        # The role's loop died (NATS unreachable at start, a bug): exit non-zero so a supervisor restarts it.
+        raise typer.Exit(1)
     if stuck:
         _exit_now()
 
@@ -161,3 +208,4 @@ classify_commands.register(app)
 silence_commands.register(app)
 user_commands.register(app)
 import_commands.register(app, db_app)
+deadletter_commands.register(app)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +19,11 @@ from alerting.routing import Router
 from classifiers.base import Classifier
 from collectors.base import Collector
 from collectors.neardup import DEFAULT_MAX_ENTRIES, NearDuplicateIndex
+from scheduler import metrics
+
+
+def _nothing() -> None:
+    return None
 
 
 def utcnow() -> datetime:
@@ -88,3 +96,23 @@ class Components:
     neardup_lock: threading.Lock = field(default_factory=threading.Lock)
     counters: Counters = field(default_factory=Counters)
     periodic: list[PeriodicJob] = field(default_factory=list)
+    # Names this process in source leases (scheduled runs), so `earshot sources` can tell who holds one.
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()[:40]}-{os.getpid()}")
+    # How long a scheduled run keeps its source to itself if it never finishes.
+    source_lease_seconds: float = 600.0
+    # Longest a failing source is held back (the delay doubles from its interval).
+    max_backoff_seconds: float = 3600.0
+    # Near-duplicate clustering inside the store transaction; None is this process's memory index.
+    cluster: Callable[[Session, Sequence[Any]], dict[int, int]] | None = None
+    # Notifications sent at once by one outbox pass (1 on SQLite, whose writers queue anyway).
+    deliver_concurrency: int = 1
+    # Called after a commit that stored alerts, so delivery need not wait for its next poll.
+    wake_delivery: Callable[[], None] = _nothing
+
+    def observe_stage(self, stage: str, items: int) -> None:
+        """Count items a stage finished, for /metrics."""
+        metrics.observe_stage(stage, items)
+
+    def observe_model(self, seconds: float, size: int) -> None:
+        """Record a classifier batch's latency, for /metrics."""
+        metrics.observe_model(seconds, size)

@@ -24,9 +24,11 @@ from alerting import grouping
 from alerting.text import combine
 from domain import Alert, AlertStatus, DeliveryOutcome, DeliveryResult, Notification, NotificationAction
 from scheduler.components import Components
+from scheduler.pools import DaemonPool
 from storage import alerts as alert_repo
 from storage.alerting_tables import AlertGroupRow
 from storage.models import AlertRow, DeliveryRow
+from storage.scale_tables import take_send_slot
 
 log = logging.getLogger(__name__)
 # How alerting.channels.base words a send refused by the channel's own rate limit.
@@ -45,6 +47,11 @@ class DeliveryReport:
     notifications: int = 0
     # Fire notifications dropped because the alert was acknowledged or resolved before they went out.
     cancelled: int = 0
+
+    def add(self, other: DeliveryReport) -> None:
+        """Add another pass's (or batch's) counts to these."""
+        for name in ("delivered", "retried", "dead", "skipped", "notifications", "cancelled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def backoff_seconds(
@@ -69,8 +76,21 @@ def deliver_due(
     with components.sessions() as session:
         due = alert_repo.due_deliveries(session, now=now, limit=limit)
         groups = grouping.groups_of(session, [d.alert_id for d in due])
-    for batch, group in _batches(due, groups):
-        _deliver_batch(components, batch, group, report, rng)
+    batches = _batches(due, groups)
+    workers = min(components.deliver_concurrency, len(batches))
+    if workers > 1:
+        # Each send waits on the receiver and two commits; a few at once keep a burst's last
+        # alert from queueing behind all the others. Daemon threads: a hung receiver cannot pin exit.
+        pool = DaemonPool("send", workers)
+        try:
+            futures = [pool.submit(_deliver_one, components, batch, group, rng) for batch, group in batches]
+            parts = [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False)
+    else:
+        parts = [_deliver_one(components, batch, group, rng) for batch, group in batches]
+    for part in parts:
+        report.add(part)
     components.counters.add(delivered=report.delivered, retried=report.retried, dead=report.dead)
     return report
 
@@ -91,6 +111,14 @@ def _batches(
     return list(batches.values())
 
 
+def _deliver_one(
+    components: Components, batch: list[DeliveryRow], group: AlertGroupRow | None, rng: random.Random
+) -> DeliveryReport:
+    report = DeliveryReport()
+    _deliver_batch(components, batch, group, report, rng)
+    return report
+
+
 def _deliver_batch(
     components: Components,
     batch: list[DeliveryRow],
@@ -103,6 +131,13 @@ def _deliver_batch(
     lease = timedelta(seconds=config.lease_seconds)
     action = NotificationAction(batch[0].action)
     with components.sessions() as session, session.begin():
+        if group is not None and action is NotificationAction.FIRE:
+            # One worker flushes a group at a time, and takes every row of it that is due now
+            # (another worker may have read only some of them), so the group is one message.
+            if not grouping.claim_flush(session, group.id):
+                report.skipped += len(batch)
+                return
+            batch = grouping.due_flush(session, group.id, channel=batch[0].channel, now=now) or batch
         claimed = [d for d in batch if alert_repo.claim(session, d, now=now, lease=lease)]
         report.skipped += len(batch) - len(claimed)  # another worker took them
         rows = {d.id: session.get_one(AlertRow, d.alert_id) for d in claimed}
@@ -121,14 +156,25 @@ def _deliver_batch(
             grouping.record_flush(session, group.id, now=now)
     first = claimed[0]
     channel = components.channels.get(first.channel)
+    wait = _shared_limit_wait(components, first.channel, channel.max_per_minute if channel else None)
     if channel is None:
         result = DeliveryResult.failed(f"no channel named {first.channel!r} is configured")
+    elif wait is not None:
+        result = DeliveryResult.retry(f"{LOCAL_RATE_LIMIT}{channel.max_per_minute}/min", wait)
     else:
         key = first.idempotency_key if len(claimed) == 1 else batch_key(claimed)
         notification = Notification(alert=alert, action=action, idempotency_key=key)
         result = channel.send(notification)
     report.notifications += 1
     _record(components, claimed, result, report, rng)
+
+
+def _shared_limit_wait(components: Components, channel: str, limit: int | None) -> float | None:
+    # The channel's own limiter counts this process only; N workers would send N times the limit.
+    if limit is None:
+        return None
+    with components.sessions() as session, session.begin():
+        return take_send_slot(session, channel, limit=limit, now=components.clock())
 
 
 def _message_alert(

@@ -9,30 +9,31 @@ idempotent, stores nothing twice.
 from __future__ import annotations
 
 import logging
-import time
 import traceback
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session, sessionmaker
 
-from alerting.service import plan_alerts, raise_alerts
-from classifiers.base import ClassifierInput
 from collectors.base import FetchResult
 from collectors.errors import CollectorError, RateLimited
-from collectors.http import run_deadline
 from collectors.neardup import NearDuplicateIndex
 from collectors.redact import redact
-from domain import Classification, Mention, MentionKey
-from scheduler.components import Components, SourceRuntime
+from domain import Classification, Mention
+from scheduler import stages
+from scheduler.components import Components, PeriodicJob, SourceRuntime
+from scheduler.messages import ClassifiedBatch, FetchedBatch
 from storage import mentions as mention_repo
+from storage import neardup as neardup_repo
 from storage import sources as source_repo
+from storage.mentions import StoredMention
 
 log = logging.getLogger(__name__)
 
-# A source run's wall-clock budget when its config does not set ``timeout_seconds``.
-DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_TIMEOUT_SECONDS = stages.DEFAULT_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -48,6 +49,8 @@ class RunReport:
     error: str | None = None
     problems: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # When the collector said to come back (RateLimited.until); scheduled runs wait until then.
+    retry_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,7 +72,13 @@ def warm_up(components: Components) -> None:
     log.info("near-duplicate index holds %d recent mentions", index.size)
 
 
-def run_source(components: Components, name: str, *, timeout_seconds: float | None = None) -> RunReport:
+def run_source(
+    components: Components,
+    name: str,
+    *,
+    timeout_seconds: float | None = None,
+    lease_holder: str | None = None,
+) -> RunReport:
     """Fetch one source since its cursor and push what is new through the pipeline.
 
     The fetch runs under a wall-clock deadline (``timeout_seconds``, else the source's configured
@@ -77,37 +86,103 @@ def run_source(components: Components, name: str, *, timeout_seconds: float | No
     """
     source = components.sources[name]
     report = RunReport(source=name)
-    budget = timeout_seconds or _configured_timeout(source)
     with components.sessions() as session:
         cursor = source_repo.get_cursor(session, name)
-    started = time.monotonic()
     try:
-        with run_deadline(budget):
-            result = source.collector.fetch(cursor)
+        result = stages.collect(source, cursor, timeout_seconds=timeout_seconds)
     except Exception as exc:  # any collector failure is recorded; other sources keep running
         _record_failure(components, source, exc, report)
         return report
-    if time.monotonic() - started > budget and not result.failures:
-        # The collector finished without noticing (no request after the deadline): still a failure.
-        result = FetchResult(
-            result.mentions,
-            result.cursor,
-            result.problems,
-            result.fetched,
-            [f"run: exceeded its deadline of {budget:g} s"],
-        )
     try:
-        ingest(components, source, result, report)
+        ingest(components, source, result, report, lease_holder=lease_holder)
     except Exception as exc:
-        # The transaction rolled back; the in-memory index may hold ids that never committed.
-        warm_up(components)
+        # The transaction rolled back; the in-memory index may hold ids that never committed
+        # (the database index rolled back with it).
+        if components.cluster is None:
+            warm_up(components)
         _record_failure(components, source, exc, report)
     return report
 
 
+def run_scheduled(components: Components, name: str) -> RunReport | None:
+    """A scheduled run: skipped (None) while another process collects the source or it is held back.
+
+    After a failure the source is held back: until the collector's ``RateLimited.until``, or for a
+    delay doubling with each failure in a row (``storage.sources.backoff_delay``).
+    """
+    holder = f"{components.instance}-{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=components.source_lease_seconds)
+    with components.sessions() as session, session.begin():
+        why = source_repo.claim_run(session, name, holder=holder, now=components.clock(), lease=lease)
+    if why is not None:
+        log.info("source %s: not collected now: %s", name, why)
+        return None
+    report: RunReport | None = None
+    try:
+        report = run_source(components, name, lease_holder=holder)
+    finally:
+        source = components.sources[name]
+        settle_run(
+            components.sessions,
+            name,
+            holder=holder,
+            failed=report is None or not report.ok,
+            retry_at=report.retry_at if report is not None else None,
+            interval=source.interval_seconds,
+            cap=components.max_backoff_seconds,
+            now=components.clock(),
+        )
+    return report
+
+
+def run_periodic(components: Components, job: PeriodicJob) -> bool:
+    """Run a periodic job unless another process runs it (a lease per job); True when it ran here.
+
+    The lease lasts three intervals and is renewed by each run, so with two schedulers (or two
+    `earshot run`) one runs the job and the other takes over only once the first stops.
+    """
+    name = f"job:{job.name}"[:128]
+    lease = timedelta(seconds=3 * job.interval_seconds)
+    with components.sessions() as session, session.begin():
+        why = source_repo.claim_run(
+            session, name, holder=components.instance, now=components.clock(), lease=lease
+        )
+    if why is not None:
+        log.debug("%s: not run here: %s", job.name, why)
+        return False
+    job.run()
+    return True
+
+
+def settle_run(
+    sessions: sessionmaker[Session],
+    source: str,
+    *,
+    holder: str,
+    failed: bool,
+    retry_at: datetime | None,
+    interval: float,
+    cap: float,
+    now: datetime,
+) -> None:
+    """Release a run's lease; after a failure, hold the source back (rate limit or back-off)."""
+    with sessions() as session, session.begin():
+        source_repo.release_run(session, source, holder=holder, now=now)
+        if not failed:
+            return
+        health = {h.source: h for h in source_repo.list_health(session)}.get(source)
+        streak = health.consecutive_failures if health is not None else 1
+        delay = source_repo.backoff_delay(streak, interval=interval, cap=cap)
+        until, reason = now + timedelta(seconds=delay), f"{streak} failures in a row"
+        if retry_at is not None and retry_at > until:
+            until, reason = retry_at, "rate limited by the source"
+        if until > now:
+            source_repo.hold_until(session, source, until=until, reason=reason, now=now)
+            log.warning("source %s: next collection not before %s (%s)", source, until.isoformat(), reason)
+
+
 def _configured_timeout(source: SourceRuntime) -> float:
-    value = source.timeout_seconds
-    return float(value) if value > 0 else DEFAULT_TIMEOUT_SECONDS
+    return stages.configured_timeout(source)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -127,6 +202,8 @@ def describe_error(exc: BaseException) -> str:
 def _record_failure(components: Components, source: SourceRuntime, exc: Exception, report: RunReport) -> None:
     detail = describe_error(exc)
     report.error = detail
+    if isinstance(exc, RateLimited):
+        report.retry_at = exc.until
     components.counters.add(runs=1, failures=1)
     if isinstance(exc, CollectorError):
         log.warning("source %s failed: %s", source.name, detail)
@@ -134,81 +211,72 @@ def _record_failure(components: Components, source: SourceRuntime, exc: Exceptio
         # The frames only: the exception's own text may carry SQL parameters (already summarised).
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error("source %s failed: %s\nTraceback (most recent call last):\n%s", source.name, detail, frames)
-    with components.sessions() as session, session.begin():
-        source_repo.record_failure(
-            session, source=source.name, kind=source.kind, error=detail, now=components.clock()
-        )
+    record_failure(
+        components.sessions, source=source.name, kind=source.kind, error=detail, now=components.clock()
+    )
 
 
-def ingest(components: Components, source: SourceRuntime, result: FetchResult, report: RunReport) -> None:
-    """Dedup, classify, store, cluster and route one fetch result, committing once."""
-    report.fetched = result.fetched or len(result.mentions)
-    report.problems = [redact(p) for p in result.problems]
-    report.failures = [redact(f) for f in result.failures]
-    for problem in report.problems:
-        log.warning("source %s: %s", source.name, problem)
-    for failure in report.failures:
-        log.warning("source %s: part failed: %s", source.name, failure)
-    unique: dict[MentionKey, Mention] = {}
-    for mention in result.mentions:
-        unique.setdefault(mention.key, mention)
-    with components.sessions() as session:
-        stored = mention_repo.existing_keys(session, unique.keys())
-    fresh = [components.brands.mark(m) for key, m in unique.items() if key not in stored]
-    report.duplicates = len(result.mentions) - len(fresh)
-    classifications = [
-        components.brands.check(m, c) for m, c in zip(fresh, classify(components, fresh), strict=True)
-    ]
-    now = components.clock()
-    # Routes and silence patterns are evaluated before the write transaction opens, so a slow
-    # evaluation never holds the database's write lock.
-    with components.sessions() as session:
-        plans = {
-            m.key: plan_alerts(
-                session,
-                router=components.router,
-                config=components.alerting,
-                mention=m,
-                classification=c,
-                now=now,
-            )
-            for m, c in zip(fresh, classifications, strict=True)
-        }
-    with components.sessions() as session, session.begin():
-        inserted = mention_repo.store_mentions(session, fresh, classifications, now=now)
-        report.new = len(inserted)
+def record_failure(
+    sessions: sessionmaker[Session], *, source: str, kind: str, error: str, now: datetime
+) -> None:
+    """Count a failed run in source health, in its own transaction."""
+    with sessions() as session, session.begin():
+        source_repo.record_failure(session, source=source, kind=kind, error=error, now=now)
+
+
+def memory_clusterer(components: Components) -> stages.Clusterer:
+    """Cluster with this process's in-memory near-duplicate index."""
+
+    def cluster(_session: Session, inserted: Sequence[StoredMention]) -> dict[int, int]:
         with components.neardup_lock:
-            clusters = {s.id: components.neardup.assign(s.id, s.mention.full_text) for s in inserted}
-        mention_repo.set_clusters(session, clusters)
-        for item in inserted:
-            if item.classification is not None:
-                created, folded = raise_alerts(
-                    session,
-                    router=components.router,
-                    config=components.alerting,
-                    mention_id=item.id,
-                    mention=item.mention,
-                    classification=item.classification,
-                    cluster_id=clusters[item.id],
-                    now=now,
-                    plan=plans.get(item.mention.key),
-                )
-                report.alerts += created
-                report.folded += folded
-        source_repo.set_cursor(session, source.name, result.cursor, now=now)
-        if report.failures:
-            source_repo.record_partial(
-                session,
-                source=source.name,
-                kind=source.kind,
-                items=report.new,
-                failures=report.failures,
-                now=now,
-            )
-        else:
-            source_repo.record_success(
-                session, source=source.name, kind=source.kind, items=report.new, now=now
-            )
+            return {s.id: components.neardup.assign(s.id, s.mention.full_text) for s in inserted}
+
+    return cluster
+
+
+def database_clusterer(components: Components, *, evict_every: float = 60.0) -> stages.Clusterer:
+    """Cluster against the near-duplicate index in the database, which every worker shares.
+
+    Rows past the clustering window are deleted at most every ``evict_every`` seconds.
+    """
+    window = timedelta(hours=components.cluster_window_hours)
+    last_evicted: list[datetime] = []
+
+    def cluster(session: Session, inserted: Sequence[StoredMention]) -> dict[int, int]:
+        now = components.clock()
+        if not last_evicted or (now - last_evicted[0]).total_seconds() >= evict_every:
+            neardup_repo.evict(session, now=now, window=window)
+            last_evicted[:] = [now]
+        items = [(s.id, s.mention.full_text) for s in inserted]
+        return neardup_repo.assign(session, items, now=now, window=window)
+
+    return cluster
+
+
+def ingest(
+    components: Components,
+    source: SourceRuntime,
+    result: FetchResult,
+    report: RunReport,
+    *,
+    lease_holder: str | None = None,
+) -> None:
+    """Dedup, classify, store, cluster and route one fetch result, committing once."""
+    batch = stages.fetched_batch(source, result, run_id=uuid.uuid4().hex, lease_holder=lease_holder)
+    report.fetched = batch.fetched
+    report.problems = list(batch.problems)
+    report.failures = list(batch.failures)
+    classified = classify_fetched(components, batch)
+    report.duplicates = classified.duplicates
+    stored = stages.store_batch(
+        classified,
+        sessions=components.sessions,
+        router=components.router,
+        alerting=components.alerting,
+        cluster=components.cluster or memory_clusterer(components),
+        now=components.clock(),
+    )
+    report.new, report.alerts, report.folded = stored.new, stored.alerts, stored.folded
     components.counters.add(
         runs=1,
         failures=1 if report.failures else 0,
@@ -217,23 +285,25 @@ def ingest(components: Components, source: SourceRuntime, result: FetchResult, r
         duplicates=report.duplicates,
         alerts=report.alerts,
     )
-    log.info(
-        "source %s: fetched %d, new %d, duplicates %d, alerts %d",
-        source.name,
-        report.fetched,
-        report.new,
-        report.duplicates,
-        report.alerts,
+    components.observe_stage("store", report.new)
+    if report.alerts:
+        components.wake_delivery()
+
+
+def classify_fetched(components: Components, batch: FetchedBatch) -> ClassifiedBatch:
+    """The classify stage with this process's classifier and brand book."""
+    classified = stages.classify_batch(
+        batch,
+        classifier=components.classifier,
+        brands=components.brands,
+        batch_size=components.batch_size,
+        known=stages.known_keys(components.sessions),
+        observe=components.observe_model,
     )
+    components.observe_stage("classify", len(classified.mentions))
+    return classified
 
 
 def classify(components: Components, mentions: Sequence[Mention]) -> list[Classification]:
     """Classify in batches of the configured size, outside any transaction."""
-    out: list[Classification] = []
-    size = components.batch_size
-    for start in range(0, len(mentions), size):
-        chunk = [ClassifierInput.from_mention(m) for m in mentions[start : start + size]]
-        out.extend(components.classifier.predict_batch(chunk))
-    if len(out) != len(mentions):
-        raise RuntimeError(f"classifier returned {len(out)} results for {len(mentions)} mentions")
-    return out
+    return stages.classify(components.classifier, mentions, batch_size=components.batch_size)

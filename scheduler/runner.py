@@ -1,5 +1,9 @@
 """In-process mode: APScheduler runs every source on its interval, and the outbox worker.
 
+A scheduled run takes the source's lease in the database first, so a second process on the same
+database never collects a source at the same time, and a source held back (rate limited, failing)
+is skipped until it is due. Delivery is woken by the commit that stores alerts, and polled too.
+
 Each kind of work has its own workers, so one kind stuck cannot starve another: collection
 (``collect``, one thread per concurrent source run), delivery (``deliver``), periodic jobs
 (``periodic``: escalations, spikes, digests, source health) and the heartbeat (``heartbeat``,
@@ -10,6 +14,7 @@ new, waits for jobs in flight until a deadline, and abandons what is still stuck
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -19,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler.components import Components, PeriodicJob
 from scheduler.delivery import drain
 from scheduler.heartbeat import HEARTBEAT, Heartbeat
-from scheduler.pipeline import run_source, warm_up
+from scheduler.pipeline import run_periodic, run_scheduled, warm_up
 from scheduler.pools import DaemonPool, DaemonPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -55,9 +60,35 @@ class Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 shi
 def _safe_run_source(components: Components, name: str) -> None:
     # run_source records its own failures; this only guards against bugs in the recorder.
     try:
-        run_source(components, name)
+        run_scheduled(components, name)
     except Exception:
         log.exception("source %s: unexpected error", name)
+
+
+class DeliveryWaker:
+    """Runs the outbox worker right after a commit that stored alerts, not only on its poll.
+
+    At most one wake waits in the delivery pool at a time: a burst of commits is one drain.
+    """
+
+    def __init__(self, pool: DaemonPool, components: Components) -> None:
+        self._pool = pool
+        self._components = components
+        self._pending = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        """Queue one drain unless one is already waiting."""
+        with self._lock:
+            if self._pending:
+                return
+            self._pending = True
+        self._pool.submit(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            self._pending = False
+        _safe_deliver(self._components)
 
 
 def _safe_deliver(components: Components) -> None:
@@ -86,6 +117,7 @@ def build_scheduler(
         "heartbeat": DaemonPool("heartbeat", 1),
     }
     scheduler = Scheduler(pools, heartbeat, tick_seconds=deliver_interval_seconds)
+    components.wake_delivery = DeliveryWaker(pools["deliver"], components)
     now = components.clock()
     for index, source in enumerate(components.sources.values()):
         scheduler.add_job(
@@ -120,7 +152,7 @@ def build_scheduler(
         scheduler.add_job(
             _safe_periodic,
             IntervalTrigger(seconds=job.interval_seconds),
-            args=(job,),
+            args=(components, job),
             id=f"periodic:{job.name}",
             name=job.name,
             executor="periodic",
@@ -128,9 +160,9 @@ def build_scheduler(
     return scheduler
 
 
-def _safe_periodic(job: PeriodicJob) -> None:
+def _safe_periodic(components: Components, job: PeriodicJob) -> None:
     try:
-        job.run()
+        run_periodic(components, job)
     except Exception:
         log.exception("%s: unexpected error", job.name)
 

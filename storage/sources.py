@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import CursorRow, SourceHealthRow
+from storage.scale_tables import SourceStateRow
 
 _MAX_ERROR = 4000
 
@@ -112,3 +114,73 @@ def failing_parts(row: SourceHealthRow) -> list[str]:
 def list_health(session: Session) -> list[SourceHealthRow]:
     """Health of every source that has run, by name."""
     return list(session.scalars(select(SourceHealthRow).order_by(SourceHealthRow.source)))
+
+
+def claim_run(session: Session, source: str, *, holder: str, now: datetime, lease: timedelta) -> str | None:
+    """Lease ``source`` to ``holder`` for one run; None when granted, else why not.
+
+    Refused while another holder's lease is live (two workers never fetch one source at once) or
+    while the source is held back (``hold_until``: a rate limit, failures in a row). The
+    conditional UPDATE makes two workers racing for one source safe: only one wins.
+    """
+    table = SourceStateRow.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(table)
+        .values(source=source, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["source"])
+    )
+    granted = session.execute(
+        update(SourceStateRow)
+        .where(
+            SourceStateRow.source == source,
+            or_(
+                SourceStateRow.lease_holder.is_(None),
+                SourceStateRow.lease_holder == holder,
+                SourceStateRow.lease_expires_at <= now,
+            ),
+            or_(SourceStateRow.not_before.is_(None), SourceStateRow.not_before <= now),
+        )
+        .values(lease_holder=holder, lease_expires_at=now + lease, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if granted.rowcount == 1:  # type: ignore[attr-defined]
+        return None
+    row = session.get_one(SourceStateRow, source, populate_existing=True)
+    if row.not_before is not None and row.not_before > now:
+        return f"held until {row.not_before.isoformat()}: {row.reason or 'backing off'}"
+    return f"being collected by {row.lease_holder}"
+
+
+def release_run(session: Session, source: str, *, holder: str, now: datetime) -> None:
+    """End ``holder``'s lease on ``source`` (in the transaction that stores the run, or after a failure)."""
+    session.execute(
+        update(SourceStateRow)
+        .where(and_(SourceStateRow.source == source, SourceStateRow.lease_holder == holder))
+        .values(lease_holder=None, lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold_until(session: Session, source: str, *, until: datetime, reason: str, now: datetime) -> None:
+    """Collect ``source`` no sooner than ``until`` (a collector's RateLimited.until, a back-off)."""
+    row = session.get(SourceStateRow, source)
+    if row is None:
+        row = SourceStateRow(source=source, updated_at=now)
+        session.add(row)
+    row.not_before = until
+    row.reason = reason[:255]
+    row.updated_at = now
+
+
+def backoff_delay(consecutive_failures: int, *, interval: float, cap: float) -> float:
+    """Seconds to hold a failing source back: none after one failure, then doubling from its interval."""
+    if consecutive_failures < 2:
+        return 0.0
+    return float(min(cap, interval * 2 ** min(consecutive_failures - 2, 30)))
+
+
+def held_until(session: Session, source: str) -> datetime | None:
+    """When ``source`` may next be collected, if it is held back."""
+    row = session.get(SourceStateRow, source)
+    return row.not_before if row is not None else None

@@ -1,8 +1,10 @@
-"""GET /metrics: Prometheus exposition of what ops watch (volumes, alerts, outbox, sources).
+"""GET /metrics: Prometheus exposition of what ops watch (volumes, alerts, outbox, sources, stages).
 
 Database numbers come from a custom prometheus_client collector that queries at scrape time, so
 every process (and every replica behind a load balancer) reports the same values; the library
-formats them, exactly, in the text format. Process, platform and GC metrics describe this process.
+formats them, exactly, in the text format. Process, platform and GC metrics, the stage counters and
+the model's batch latency describe this process; in nats mode each stage's lag, in-flight and
+redelivered messages and the dead letters are read from JetStream, the same for every replica.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from alerting.config import TeamConfig
+from scheduler import metrics as stage_metrics
 from scheduler.heartbeat import Heartbeat
 from storage.models import AlertRow, DeliveryRow, MentionRow, SourceHealthRow
+from web.api.cases import case_metric_families
 from web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -80,9 +85,12 @@ class _Families:
 class DatabaseCollector(Collector):
     """Reads volumes, alerts, the outbox and source health from the database at each scrape."""
 
-    def __init__(self, ctx: WebContext, heartbeat: Heartbeat) -> None:
+    def __init__(
+        self, ctx: WebContext, heartbeat: Heartbeat, teams: dict[str, TeamConfig] | None = None
+    ) -> None:
         self._ctx = ctx
         self._heartbeat = heartbeat
+        self._teams = teams or {}
 
     def describe(self) -> Iterable[Metric]:
         """The metric families without samples, so registering does not query the database."""
@@ -118,13 +126,30 @@ class DatabaseCollector(Collector):
                 if row.last_success_at is not None:
                     out.last_success.add_metric([row.source, row.kind], row.last_success_at.timestamp())
         out.scheduler.add_metric([], 1 if self._heartbeat.status()[0] else 0)
-        return out.all()
+        # Case response times (p50/p90 per team); wall-clock until the app is given the teams.
+        return [*out.all(), *case_metric_families(self._ctx, self._teams)]
 
 
-def build_registry(ctx: WebContext, heartbeat: Heartbeat) -> CollectorRegistry:
+class PipelineCollector(Collector):
+    """This process's stage counters and model latency, and (in nats mode) JetStream's stage stats."""
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front: the bus families depend on the mode, and reading them needs NATS."""
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        """The pipeline families with their current values."""
+        yield from stage_metrics.REGISTRY.collect()
+        yield from stage_metrics.BUS.collect()
+
+
+def build_registry(
+    ctx: WebContext, heartbeat: Heartbeat, teams: dict[str, TeamConfig] | None = None
+) -> CollectorRegistry:
     """A registry of its own per app (not the global one), so two apps in one process never clash."""
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(ctx, heartbeat))
+    registry.register(DatabaseCollector(ctx, heartbeat, teams))
+    registry.register(PipelineCollector())
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
