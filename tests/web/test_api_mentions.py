@@ -116,3 +116,32 @@ def test_detail_and_404(client: TestClient, ids: list[int]) -> None:
     missing = client.get(f"/api/mentions/{max(ids) + 100}")
     assert missing.status_code == 404
     assert "does not exist" in missing.json()["detail"]
+
+
+SEARCH_CASES = [
+    # The query language: OR, quotes, exclusion, lang:, from:; words match case-insensitively.
+    ("q=refund%20OR%20checkout", ["m4", "m0"]),
+    ('q="card charged"', ["m4"]),
+    ('q="charged card"', []),
+    ("q=checkout%20-twice", ["m0"]),
+    ("q=-checkout", ["m3", "m2", "m1"]),
+    ("q=from:eve", ["m2"]),
+    ("q=from:@eve%20OR%20twice", ["m4", "m2"]),
+    ("q=lang:en", []),  # the factory's mentions carry no source language
+    ("q=about%20-Rival&brand=Acme", []),
+    ("q=about%20Rival", ["m3", "m1"]),
+    ("q=checkout&sentiment=unclassified", []),
+    ("sentiment=unclassified", ["m3"]),
+]
+
+
+def test_search_uses_the_query_language(client: TestClient, ids: list[int]) -> None:
+    for query, expected in SEARCH_CASES:
+        assert external_ids(client, query) == (expected, len(expected)), query
+
+
+def test_a_search_that_does_not_parse_is_a_clear_422(client: TestClient, ids: list[int]) -> None:
+    response = client.get('/api/mentions?q="unclosed')
+    assert response.status_code == 422
+    assert response.json()["detail"] == "search: unterminated quoted phrase at position 1"
+    assert client.get("/api/mentions/export.csv?q=(a").status_code == 422

@@ -113,9 +113,9 @@ def test_bad_windows_are_422(client: TestClient) -> None:
 def test_without_configured_brands_the_busiest_are_charted(
     sessions: sessionmaker[Session], stored: list[int]
 ) -> None:
-    from web.app import create_app
+    from tests.web.conftest import build_app, signed_in
 
-    with TestClient(create_app(session_factory=sessions, clock=lambda: NOW)) as bare:
+    with signed_in(build_app(sessions), sessions) as bare:
         body = bare.get("/api/trends/volume").json()
         share = bare.get("/api/trends/share-of-voice").json()
     assert list(body["series"]) == ["Acme", "Rival", "Other"]
@@ -124,3 +124,18 @@ def test_without_configured_brands_the_busiest_are_charted(
         ("Rival", False, 2),
         ("Other", False, 1),
     ]
+
+
+def test_weekly_volume_starts_on_mondays(client: TestClient, stored: list[int]) -> None:
+    body = client.get("/api/trends/volume?brand=Acme&bucket=week&since=2024-04-03T00:00:00Z").json()
+    assert body["bucket"] == "week"
+    # 2024-04-01 was a Monday; the window starts on the Wednesday after it.
+    assert [b[:10] for b in body["buckets"]] == [
+        "2024-04-01",
+        "2024-04-08",
+        "2024-04-15",
+        "2024-04-22",
+        "2024-04-29",
+        "2024-05-06",
+    ]
+    assert body["series"]["Acme"] == [0, 0, 1, 0, 0, 3]  # 'old' on Saturday 20 April; a1-a3 this week

@@ -1,37 +1,42 @@
-"""GET /api/mentions and /api/mentions/{id}."""
+"""GET /api/mentions (a page, or every match as streamed CSV) and /api/mentions/{id}."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
+from starlette.responses import Response
 
-from domain import Sentiment, Urgency
+from domain import Urgency
+from storage.analytics import EXPORT_COLUMNS
 from storage.mentions import get_mention
-from web.context import Context
+from web.context import Context, WebContext
 from web.inputs import MentionId, Name, Offset, UtcDatetime
 from web.schemas import MentionDetailOut, MentionPage, mention_detail_out, mention_out
-from web.search import MAX_QUERY, MentionFilters, search
+from web.search import MAX_QUERY, FilterError, MentionFilters, csv_response, export, search
 
 router = APIRouter(prefix="/api/mentions", tags=["mentions"])
 
 
-@router.get("", response_model=MentionPage)
-def list_mentions(
-    ctx: Context,
+SEARCH_HELP = (
+    'query language: words, "phrases", OR, -word, lang:xx, from:handle '
+    "(words match as case-insensitive substrings of the title or text)"
+)
+
+
+def filters(
     brand: Name = None,
     source: Name = None,
-    sentiment: Sentiment | None = None,
+    sentiment: Literal["negative", "neutral", "positive", "unclassified"] | None = None,
     urgency: Urgency | None = None,
     category: Name = None,
     since: UtcDatetime | None = None,
     until: UtcDatetime | None = None,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY, description="substring of the text")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Offset = 0,
-) -> MentionPage:
-    """Mentions matching every given filter, newest first, one page at a time."""
-    filters = MentionFilters(
+    q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH_HELP)] = None,
+) -> MentionFilters:
+    """The mention filters of a request; 422 for a search that does not parse."""
+    found = MentionFilters(
         brand=brand,
         source=source,
         sentiment=str(sentiment) if sentiment else None,
@@ -41,10 +46,40 @@ def list_mentions(
         until=until,
         q=q,
     )
+    try:
+        found.text_query()
+    except FilterError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return found
+
+
+Filters = Annotated[MentionFilters, Depends(filters)]
+
+
+@router.get("", response_model=MentionPage)
+def list_mentions(
+    ctx: Context,
+    found: Filters,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+) -> MentionPage:
+    """Mentions matching every given filter, newest first, one page at a time."""
     with ctx.session_factory() as session:
-        rows, total = search(session, filters, limit=limit, offset=offset)
+        rows, total = search(session, found, limit=limit, offset=offset)
         items = [mention_out(row) for row in rows]
     return MentionPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def export_rows(ctx: WebContext, found: MentionFilters) -> Iterator[tuple[Any, ...]]:
+    """Every mention matching ``found``, read through one session that lives as long as the download."""
+    with ctx.session_factory() as session:
+        yield from export(session, found)
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_mentions(ctx: Context, found: Filters) -> Response:
+    """Every mention matching the filters as CSV, newest first, streamed (no page size)."""
+    return csv_response("earshot-mentions", EXPORT_COLUMNS, export_rows(ctx, found))
 
 
 @router.get(

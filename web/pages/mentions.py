@@ -9,6 +9,7 @@ from starlette.responses import Response
 from storage.mentions import get_mention
 from web.context import Context
 from web.inputs import MentionId, Offset
+from web.pages.analytics import saved_for
 from web.pages.common import not_found, render
 from web.schemas import mention_detail_out, mention_out
 from web.search import FilterError, MentionFilters, from_form, search
@@ -30,6 +31,7 @@ def inbox(request: Request, ctx: Context, offset: Offset = 0) -> Response:
     with ctx.session_factory() as session:
         rows, total = search(session, filters, limit=PAGE_SIZE, offset=offset)
         mentions = [mention_out(row) for row in rows]
+        saved = saved_for(request, session)
     context = {
         "active": "mentions",
         "mentions": mentions,
@@ -41,6 +43,7 @@ def inbox(request: Request, ctx: Context, offset: Offset = 0) -> Response:
         "form": form,
         "error": error,
         "brands": ctx.tracked(),
+        "saved": saved,
     }
     return render(request, ctx, "mentions.html", context, status_code=422 if error else 200)
 
