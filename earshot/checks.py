@@ -29,6 +29,9 @@ def check(settings: Settings) -> list[str]:
     except ImportError as exc:
         errors.append(f"classifier.kind: {settings.classifier.kind!r} cannot be loaded: {exc}")
     errors += check_routes(settings.routes, settings.teams, settings.channels, settings.alerting)
+    errors += settings.reports.problems(
+        teams=[t.name for t in settings.teams], channel_kinds={c.name: c.kind for c in settings.channels}
+    )
     return errors
 
 

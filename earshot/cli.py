@@ -20,6 +20,7 @@ from earshot.commands import classify as classify_commands
 from earshot.commands import data as data_commands
 from earshot.commands import deadletters as deadletter_commands
 from earshot.commands import imports as import_commands
+from earshot.commands import report as report_commands
 from earshot.commands import silences as silence_commands
 from earshot.commands import users as user_commands
 from earshot.compose import build
@@ -209,3 +210,4 @@ silence_commands.register(app)
 user_commands.register(app)
 import_commands.register(app, db_app)
 deadletter_commands.register(app)
+report_commands.register(app)

@@ -14,6 +14,7 @@ from alerting.channels.registry import channels as channel_registry
 from alerting.config import apply_channel_overrides
 from alerting.jobs import SourceSchedule, periodic_jobs
 from alerting.noise import BrandBook
+from alerting.reports import weekly_report_job
 from alerting.routing import Router
 from classifiers.base import Classifier
 from classifiers.registry import build_classifier
@@ -173,6 +174,23 @@ def build(
     ]
     if settings.replies.accounts:
         components.periodic.append(reply_reconciliation(settings, components, clock))
+    if settings.reports.enabled and settings.reports.teams:
+        # Opens its own transactions (claim, then send with none open, then record): not wrapped in one.
+        report = weekly_report_job(
+            sessions=components.sessions,
+            config=settings.reports,
+            channels=components.channels,
+            brands=[name for name, competitor, _ in settings.brand_roles() if not competitor],
+            competitors={b.name: list(b.competitors) for b in settings.brands},
+            clock=clock,
+        )
+        components.periodic.append(
+            PeriodicJob(
+                name=report.name,
+                interval_seconds=report.interval_seconds,
+                run=_retry_when_locked(report.name, report.run),
+            )
+        )
     log.info(
         "built %d source(s), %d channel(s), classifier %s",
         len(sources),

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from alerting.config import AlertingConfig, ChannelConfig, RouteConfig, TeamConfig
 from alerting.replies_config import RepliesConfig
+from alerting.reports_config import ReportsConfig
 from classifiers.config import ClassifierOptions
 from scheduler.config import ScaleConfig
 from web.config import AuthConfig, WebConfig
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
     replies: RepliesConfig = Field(default_factory=RepliesConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     def brand_roles(self) -> list[tuple[str, bool, dict[str, list[str]]]]:
         """(name, is_competitor, accounts) for every brand, competitors resolved as documented."""

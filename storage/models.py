@@ -258,6 +258,7 @@ import storage.account_tables  # noqa: E402
 import storage.alerting_tables  # noqa: E402  (registers the alerting tables on Base.metadata)
 import storage.case_tables  # noqa: E402
 import storage.reply_tables  # noqa: E402
+import storage.report_tables  # noqa: E402
 import storage.rollup_tables  # noqa: E402
 import storage.scale_tables  # noqa: E402
 import storage.search_tables  # noqa: E402, F401
