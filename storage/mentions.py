@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, or_, select, update
+from sqlalchemy import Select, Text, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain import Classification, Mention, MentionKey
+from storage import bulk, rollups
 from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
 from storage.sanitise import clean_keys, clean_mention
 
 # Keep IN-lists and multi-row VALUES well under SQLite's variable limit.
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,47 +40,40 @@ def _insert(session: Session, table: Any) -> Any:
     raise NotImplementedError(f"idempotent inserts are not implemented for {dialect}")
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def existing_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey]:
     """Which of ``keys`` are already stored (keys with control characters match their stored form)."""
     # Stored ids have had NUL and control characters stripped; query by that form, which also
     # keeps a NUL out of the statement (PostgreSQL refuses it).
     originals = clean_keys(keys)
+    found: set[MentionKey] = set()
+    for key in _stored_keys(session, originals):
+        found.update(originals[key])
+    return found
+
+
+def _stored_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey]:
+    # ``keys`` must be in their stored (cleaned) form.
     by_source: dict[str, list[str]] = {}
-    for key in originals:
+    for key in keys:
         by_source.setdefault(key.source, []).append(key.external_id)
     found: set[MentionKey] = set()
     for source, external_ids in by_source.items():
         # One source per query so PostgreSQL uses the (source, external_id) index; a row-value
         # IN list of (source, id) pairs made it scan the table once per chunk.
-        for chunk in _chunks(external_ids):
+        for chunk in bulk.chunks(external_ids):
             rows = session.scalars(
                 select(MentionRow.external_id).where(
                     MentionRow.source == source, MentionRow.external_id.in_(chunk)
                 )
             )
-            for ext in rows:
-                found.update(originals.get(MentionKey(source, ext), ()))
+            found.update(MentionKey(source, ext) for ext in rows)
     return found
 
 
 def _upsert_authors(
     session: Session, mentions: Sequence[Mention], now: datetime
 ) -> dict[tuple[str, str], int]:
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for m in mentions:
-        latest[(m.source_kind or m.source, m.author.handle)] = {
-            "source_kind": m.source_kind or m.source,
-            "handle": m.author.handle,
-            "display_name": m.author.display_name[:255],
-            "followers": m.author.followers,
-            "url": m.author.url,
-            "updated_at": now,
-        }
+    latest = _author_values(mentions, now)
     ids: dict[tuple[str, str], int] = {}
     if not latest:
         return ids
@@ -96,7 +89,7 @@ def _upsert_authors(
             "updated_at": stmt.excluded.updated_at,
         },
     ).returning(table.c.id, table.c.source_kind, table.c.handle)
-    for row_id, kind, handle in session.execute(stmt, list(latest.values())):
+    for row_id, kind, handle in session.execute(stmt, latest):
         ids[(kind, handle)] = row_id
     return ids
 
@@ -112,6 +105,7 @@ def store_mentions(
 
     Idempotent: a (source, external_id) already present is skipped by the
     database itself (ON CONFLICT DO NOTHING), so a retried batch stores nothing twice.
+    The analytics rollups are updated in the same transaction, for the new mentions only.
     """
     if not mentions:
         return []
@@ -134,7 +128,79 @@ def store_mentions(
         index = by_key[MentionKey(source, external_id)]
         inserted.append(StoredMention(row_id, mentions[index], classes[index]))
     _store_children(session, inserted, now)
+    rollups.apply(session, rollups.Deltas.of(_rollup_item(s) for s in inserted))
     return inserted
+
+
+def store_mentions_bulk(
+    session: Session,
+    mentions: Sequence[Mention],
+    classifications: Sequence[Classification | None] | None = None,
+    *,
+    now: datetime,
+) -> list[StoredMention]:
+    """``store_mentions`` for large batches (import): raw DBAPI writes, COPY on PostgreSQL.
+
+    Same guarantees: a (source, external_id) already stored is skipped, the first copy in the
+    batch wins, and the rollups are updated in this transaction for the new mentions only.
+    """
+    if not mentions:
+        return []
+    mentions = [bulk.cleaned(m) for m in mentions]
+    classes = list(classifications) if classifications is not None else [None] * len(mentions)
+    by_key: dict[MentionKey, int] = {}
+    for index, m in enumerate(mentions):
+        by_key.setdefault(m.key, index)
+    unique = [mentions[i] for i in by_key.values()]
+    writer = bulk.writer(session)
+    # Authors first: on SQLite that first write takes the database's write lock, so the key check
+    # and the ids handed out below cannot race another writer.
+    authors = writer.upsert_authors(_author_values(unique, now))
+    if writer.dialect == "sqlite":
+        known = _stored_keys(session, by_key)  # the mentions are cleaned already
+        by_key = {k: i for k, i in by_key.items() if k not in known}
+    ids = writer.new_ids(len(by_key))
+    todo = list(zip(ids, by_key.values(), strict=True))
+    rows = [{"id": row_id, **_mention_values(mentions[i], authors)} for row_id, i in todo]
+    stored_ids = set(writer.insert_mentions(rows))
+    inserted = [StoredMention(row_id, mentions[i], classes[i]) for row_id, i in todo if row_id in stored_ids]
+    writer.insert_rows(
+        MentionBrandRow.__table__,
+        [{"mention_id": s.id, "brand": b} for s in inserted for b in dict.fromkeys(s.mention.brands)],
+    )
+    writer.insert_rows(
+        ClassificationRow.__table__,
+        [classification_values(s.id, s.classification, now) for s in inserted if s.classification],
+    )
+    rollups.apply(session, rollups.Deltas.of(_rollup_item(s) for s in inserted))
+    return inserted
+
+
+def _author_values(mentions: Sequence[Mention], now: datetime) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in mentions:
+        latest[(m.source_kind or m.source, m.author.handle)] = {
+            "source_kind": m.source_kind or m.source,
+            "handle": m.author.handle,
+            "display_name": m.author.display_name[:255],
+            "followers": m.author.followers,
+            "url": m.author.url,
+            "updated_at": now,
+        }
+    # Sorted so concurrent writers lock author rows in the same order (no deadlocks).
+    return [latest[k] for k in sorted(latest)]
+
+
+def _rollup_item(stored: StoredMention) -> rollups.RollupItem:
+    m, c = stored.mention, stored.classification
+    return rollups.item_for(
+        published_at=m.published_at,
+        brands=m.brands,
+        sentiment=str(c.sentiment) if c else None,
+        categories=list(c.categories) if c else None,
+        # Stored without a cluster, so each new mention starts its own story until set_clusters.
+        story=True,
+    )
 
 
 def _mention_values(m: Mention, authors: dict[tuple[str, str], int]) -> dict[str, Any]:
@@ -188,10 +254,56 @@ def classification_values(mention_id: int, c: Classification, now: datetime) -> 
 
 
 def set_clusters(session: Session, assignments: dict[int, int]) -> None:
-    """Point each mention id at the id of the first mention of its story."""
-    if assignments:
-        # One executemany UPDATE by primary key, not one round trip per mention.
-        session.execute(update(MentionRow), [{"id": m, "cluster_id": c} for m, c in assignments.items()])
+    """Point each mention id at the id of the first mention of its story (rollups follow)."""
+    if not assignments:
+        return
+    # Only mentions that stop or start being their story's first mention change a story count;
+    # in the pipeline that is the copies of earlier stories, so the common case reads few rows.
+    is_root = func.coalesce(MentionRow.cluster_id, MentionRow.id) == MentionRow.id
+    to_copy = _where(session, [m for m, c in assignments.items() if c != m], is_root)
+    to_root = _where(session, [m for m, c in assignments.items() if c == m], ~is_root)
+    rollups.shift_stories(session, to_copy, -1)
+    rollups.shift_stories(session, to_root, 1)
+    # One executemany UPDATE by primary key, not one round trip per mention.
+    session.execute(update(MentionRow), [{"id": m, "cluster_id": c} for m, c in assignments.items()])
+
+
+def _where(session: Session, ids: Sequence[int], condition: Any) -> list[int]:
+    found: list[int] = []
+    for chunk in bulk.chunks(ids):
+        found.extend(session.scalars(select(MentionRow.id).where(MentionRow.id.in_(chunk), condition)))
+    return found
+
+
+def reclassify(session: Session, classifications: dict[int, Classification], *, now: datetime) -> None:
+    """Replace the classification of stored mentions (by id); rollups follow in this transaction."""
+    if not classifications:
+        return
+    ids = list(classifications)
+    rollups.remove_stored(session, ids)
+    for chunk in bulk.chunks(ids):
+        session.execute(delete(ClassificationRow).where(ClassificationRow.mention_id.in_(chunk)))
+    rows = [classification_values(i, c, now) for i, c in classifications.items()]
+    session.execute(_insert(session, ClassificationRow.__table__), rows)
+    rollups.add_stored(session, ids)
+
+
+def delete_mentions(session: Session, ids: Sequence[int]) -> int:
+    """Delete stored mentions (with their brands and classification) by id; how many went.
+
+    Their rollup counts go in the same transaction. Mentions an alert points at cannot be
+    deleted (the database refuses); delete or detach those alerts first.
+    """
+    if not ids:
+        return 0
+    rollups.remove_stored(session, ids)
+    gone = 0
+    for chunk in bulk.chunks(list(ids)):
+        session.execute(delete(ClassificationRow).where(ClassificationRow.mention_id.in_(chunk)))
+        session.execute(delete(MentionBrandRow).where(MentionBrandRow.mention_id.in_(chunk)))
+        result = session.execute(delete(MentionRow).where(MentionRow.id.in_(chunk)))
+        gone += int(getattr(result, "rowcount", 0) or 0)
+    return gone
 
 
 def recent_texts(

@@ -1,32 +1,40 @@
 """Aggregate queries for dashboards: volume, sentiment, share of voice, top categories and authors.
 
-Every function takes a session and never commits. Buckets are UTC hours or
-days; they are computed in SQL with a dialect-aware expression (SQLite
-``strftime``, PostgreSQL ``date_trunc``) so only one row per bucket and brand
-leaves the database, and series are filled with zeros in Python so charts get
-one value per bucket.
+Every function takes a session and never commits. Buckets are UTC hours, days or
+weeks (starting Monday). Counts read the hourly rollups (``storage.rollups``) for the
+whole hours of a window and the raw rows only for a partial first or last hour, so a
+30-day chart reads a few thousand rollup rows whatever the mention volume;
+``use_rollups=False`` groups the raw rows instead (the same answer, for checks and
+benchmarks). Series are filled with zeros in Python so charts get one value per bucket.
+Top authors read the raw rows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVarTuple
+from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, true
+from sqlalchemy import Select, exists, func, select, true
 from sqlalchemy.orm import Session
 
-from domain import AlertStatus, Sentiment, Urgency
+from domain import AlertStatus, Urgency
 from storage.models import AlertRow, AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
+from storage.rollup_tables import ALL_BRANDS, RollupCategoryRow
+from storage.trend_tally import BUCKET_SIZES as BUCKET_SIZES
+from storage.trend_tally import SENTIMENTS as SENTIMENTS
+from storage.trend_tally import UNCLASSIFIED as UNCLASSIFIED
+from storage.trend_tally import Bucket as Bucket
+from storage.trend_tally import Unit as Unit
+from storage.trend_tally import bucket_starts as bucket_starts
+from storage.trend_tally import floor_bucket as floor_bucket
+from storage.trend_tally import split_hours as split_hours
+from storage.trend_tally import tally, window
+from storage.trend_tally import utc as utc
 
-Bucket = Literal["hour", "day"]
-# What a trend counts: every stored mention, or each near-duplicate story once.
-Unit = Literal["mentions", "stories"]
-BUCKET_SIZES: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
-UNCLASSIFIED = "unclassified"
-SENTIMENTS: tuple[str, ...] = (*(str(s) for s in Sentiment), UNCLASSIFIED)
-_Row = TypeVarTuple("_Row")
+AuthorOrder = Literal["mentions", "reach"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,65 +59,6 @@ class AuthorCount:
     engagement: int
 
 
-def utc(at: datetime) -> datetime:
-    """``at`` in UTC; naive values are taken to be UTC already."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def floor_bucket(at: datetime, bucket: Bucket) -> datetime:
-    """The start of the UTC bucket that contains ``at``."""
-    at = utc(at).replace(minute=0, second=0, microsecond=0)
-    return at.replace(hour=0) if bucket == "day" else at
-
-
-def bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[datetime]:
-    """Starts of every bucket overlapping [since, until), oldest first."""
-    step = BUCKET_SIZES[bucket]
-    start, end = floor_bucket(since, bucket), utc(until)
-    starts: list[datetime] = []
-    while start < end:
-        starts.append(start)
-        start += step
-    return starts
-
-
-def _bucket_expr(session: Session, bucket: Bucket) -> ColumnElement[Any]:
-    # Literal SQL fragments, not bound parameters: PostgreSQL only accepts the SELECT
-    # expression in GROUP BY when both are textually identical, and ``bucket`` is a closed set.
-    if bucket not in BUCKET_SIZES:
-        raise ValueError(f"unknown bucket {bucket!r}")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        in_utc = func.timezone(literal_column("'UTC'"), MentionRow.published_at)
-        return func.date_trunc(literal_column(f"'{bucket}'"), in_utc)
-    if dialect == "sqlite":
-        # SQLite keeps UTC wall time as text, 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-        fmt = "%Y-%m-%d 00:00:00" if bucket == "day" else "%Y-%m-%d %H:00:00"
-        return func.strftime(literal_column(f"'{fmt}'"), MentionRow.published_at)
-    raise NotImplementedError(f"time buckets are not implemented for {dialect}")
-
-
-def _parse_bucket(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return utc(value)
-    return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-
-
-def _window(stmt: Select[*_Row], since: datetime, until: datetime) -> Select[*_Row]:
-    return stmt.where(MentionRow.published_at >= utc(since), MentionRow.published_at < utc(until))
-
-
-def _brand_filter(stmt: Select[*_Row], brands: Sequence[str] | None) -> Select[*_Row]:
-    return stmt if brands is None else stmt.where(MentionBrandRow.brand.in_(list(brands)))
-
-
-def _counter(unit: Unit) -> ColumnElement[Any]:
-    # A story is a near-duplicate cluster: a retweet or a syndicated copy adds no new story.
-    if unit == "stories":
-        return func.count(func.distinct(func.coalesce(MentionRow.cluster_id, MentionRow.id)))
-    return func.count()
-
-
 def volume(
     session: Session,
     *,
@@ -118,24 +67,26 @@ def volume(
     bucket: Bucket = "hour",
     brands: Sequence[str] | None = None,
     unit: Unit = "mentions",
+    use_rollups: bool = True,
 ) -> dict[str, list[int]]:
-    """Mentions (or distinct stories) per brand per bucket, aligned with ``bucket_starts``.
+    """Mentions (or stories) per brand per bucket, aligned with ``bucket_starts``.
 
     ``brands=None`` means every brand seen in the window; listed brands with no
-    mentions get a series of zeros.
+    mentions get a series of zeros. ``use_rollups=False`` groups the raw rows instead
+    (same answer, slower; for checks and benchmarks).
     """
     starts = bucket_starts(since, until, bucket)
     index = {start: i for i, start in enumerate(starts)}
     series: dict[str, list[int]] = {b: [0] * len(starts) for b in brands or ()}
-    bucket_col = _bucket_expr(session, bucket).label("bucket")
-    stmt = select(MentionBrandRow.brand, bucket_col, _counter(unit)).join(
-        MentionRow, MentionRow.id == MentionBrandRow.mention_id
-    )
-    stmt = _brand_filter(_window(stmt, since, until), brands).group_by(MentionBrandRow.brand, bucket_col)
-    for brand, raw_bucket, count in session.execute(stmt):
-        slot = index.get(_parse_bucket(raw_bucket))
+    counts = tally(session, since, until, bucket=bucket, brands=brands, unit=unit, use_rollups=use_rollups)
+    for (brand, start, _), count in counts.items():
+        slot = index.get(start) if start is not None else None
         if slot is not None:
-            series.setdefault(brand, [0] * len(starts))[slot] += int(count)
+            # Not setdefault: its default list would be built for every rollup row.
+            row = series.get(brand)
+            if row is None:
+                row = series[brand] = [0] * len(starts)
+            row[slot] += count
     return series
 
 
@@ -146,6 +97,7 @@ def sentiment(
     until: datetime,
     bucket: Bucket = "hour",
     brands: Sequence[str] | None = None,
+    use_rollups: bool = True,
 ) -> dict[str, dict[str, list[int]]]:
     """Mentions per brand per sentiment per bucket; mentions not classified yet count as 'unclassified'."""
     starts = bucket_starts(since, until, bucket)
@@ -155,28 +107,28 @@ def sentiment(
         return {s: [0] * len(starts) for s in SENTIMENTS}
 
     series: dict[str, dict[str, list[int]]] = {b: empty() for b in brands or ()}
-    bucket_col = _bucket_expr(session, bucket).label("bucket")
-    stmt = (
-        select(MentionBrandRow.brand, bucket_col, ClassificationRow.sentiment, func.count())
-        .join(MentionRow, MentionRow.id == MentionBrandRow.mention_id)
-        .outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
+    counts = tally(
+        session, since, until, bucket=bucket, brands=brands, by_sentiment=True, use_rollups=use_rollups
     )
-    stmt = _brand_filter(_window(stmt, since, until), brands).group_by(
-        MentionBrandRow.brand, bucket_col, ClassificationRow.sentiment
-    )
-    for brand, raw_bucket, feeling, count in session.execute(stmt):
-        slot = index.get(_parse_bucket(raw_bucket))
-        if slot is None:
-            continue
-        per_sentiment = series.setdefault(brand, empty())
-        # NULL (no classification yet) and any label outside the three sentiments land here.
-        key = feeling if feeling in per_sentiment else UNCLASSIFIED
-        per_sentiment[key][slot] += int(count)
+    for (brand, start, feeling), count in counts.items():
+        slot = index.get(start) if start is not None else None
+        if slot is not None and feeling is not None:
+            # Not setdefault: its default lists would be built for every rollup row.
+            lines = series.get(brand)
+            if lines is None:
+                lines = series[brand] = empty()
+            lines[feeling][slot] += count
     return series
 
 
 def share_of_voice(
-    session: Session, *, brands: Sequence[str], since: datetime, until: datetime, unit: Unit = "mentions"
+    session: Session,
+    *,
+    brands: Sequence[str],
+    since: datetime,
+    until: datetime,
+    unit: Unit = "mentions",
+    use_rollups: bool = True,
 ) -> list[BrandShare]:
     """Each brand's mentions in [since, until) and its share of all of ``brands``' mentions.
 
@@ -186,28 +138,26 @@ def share_of_voice(
     names = list(dict.fromkeys(brands))
     if not names:
         return []
-    stmt = select(MentionBrandRow.brand, _counter(unit)).join(
-        MentionRow, MentionRow.id == MentionBrandRow.mention_id
-    )
-    stmt = _brand_filter(_window(stmt, since, until), names).group_by(MentionBrandRow.brand)
-    counts = {brand: int(count) for brand, count in session.execute(stmt)}
+    found = tally(session, since, until, bucket=None, brands=names, unit=unit, use_rollups=use_rollups)
+    counts = {brand: n for (brand, _, _), n in found.items()}
     total = sum(counts.values())
     return [BrandShare(b, counts.get(b, 0), counts.get(b, 0) / total if total else 0.0) for b in names]
 
 
 def _mentions_in(since: datetime, until: datetime, brand: str | None) -> Select[int]:
-    ids = _window(select(MentionRow.id), since, until)
+    ids = window(select(MentionRow.id), since, until)
     if brand is not None:
+        # A correlated EXISTS probes the (mention_id, brand) key per mention of the window; an IN list
+        # of the brand's mention ids would read every mention of the brand first.
         ids = ids.where(
-            MentionRow.id.in_(select(MentionBrandRow.mention_id).where(MentionBrandRow.brand == brand))
+            exists().where(MentionBrandRow.mention_id == MentionRow.id, MentionBrandRow.brand == brand)
         )
     return ids
 
 
-def top_categories(
-    session: Session, *, since: datetime, until: datetime, brand: str | None = None, limit: int = 10
+def _raw_categories(
+    session: Session, since: datetime, until: datetime, brand: str | None, limit: int | None
 ) -> list[tuple[str, int]]:
-    """The most frequent categories of classified mentions in the window, most frequent first."""
     dialect = session.get_bind().dialect.name
     # Both backends let a table function in FROM read the row before it (implicitly lateral).
     if dialect == "postgresql":
@@ -226,23 +176,71 @@ def top_categories(
         .where(ClassificationRow.mention_id.in_(_mentions_in(since, until, brand)))
         .group_by(category.c.value)
         .order_by(count.desc(), category.c.value)
-        .limit(limit)
     )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [(str(name), int(n)) for name, n in session.execute(stmt)]
 
 
+def top_categories(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    brand: str | None = None,
+    limit: int = 10,
+    use_rollups: bool = True,
+) -> list[tuple[str, int]]:
+    """The most frequent categories of classified mentions in the window, most frequent first."""
+    if not use_rollups:
+        return _raw_categories(session, since, until, brand, limit)
+    whole, edges = split_hours(since, until)
+    counts: Counter[str] = Counter()
+    if whole is not None:
+        table = RollupCategoryRow
+        stmt = (
+            select(table.category, func.sum(table.mentions))
+            .where(
+                table.hour >= whole[0],
+                table.hour < whole[1],
+                table.brand == (ALL_BRANDS if brand is None else brand),
+            )
+            .group_by(table.category)
+        )
+        for name, n in session.execute(stmt):
+            counts[str(name)] += int(n or 0)
+    for lo, hi in edges:
+        for name, n in _raw_categories(session, lo, hi, brand, None):
+            counts[name] += n
+    ranked = sorted(((name, n) for name, n in counts.items() if n > 0), key=lambda x: (-x[1], x[0]))
+    return ranked[:limit]
+
+
 def top_authors(
-    session: Session, *, since: datetime, until: datetime, brand: str | None = None, limit: int = 10
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    brand: str | None = None,
+    limit: int = 10,
+    order: AuthorOrder = "mentions",
 ) -> list[AuthorCount]:
-    """Authors with the most mentions in the window (ties: most engagement), most first."""
+    """Authors with the most mentions (or, ``order="reach"``, followers) in the window, most first.
+
+    Mentions from the brands' own accounts never count. Ties: most engagement, then handle.
+    """
     mentions = func.count(MentionRow.id).label("mentions")
     engagement = func.coalesce(func.sum(MentionRow.likes + MentionRow.shares + MentionRow.replies), 0)
+    first: list[Any] = [mentions.desc()]
+    if order == "reach":
+        # Authors whose reach is unknown go last on both backends (NULL sorts differently).
+        first = [AuthorRow.followers.is_(None), AuthorRow.followers.desc(), mentions.desc()]
     stmt = (
         select(AuthorRow, mentions, engagement.label("engagement"))
         .join(MentionRow, MentionRow.author_id == AuthorRow.id)
         .where(MentionRow.id.in_(_mentions_in(since, until, brand)), MentionRow.owned.is_(False))
         .group_by(AuthorRow.id)
-        .order_by(mentions.desc(), engagement.desc(), AuthorRow.handle)
+        .order_by(*first, engagement.desc(), AuthorRow.handle)
         .limit(limit)
     )
     return [
@@ -272,14 +270,13 @@ def open_alerts_by_urgency(session: Session) -> dict[str, int]:
     return counts
 
 
-def busiest_brands(session: Session, *, since: datetime, until: datetime, limit: int = 10) -> list[str]:
+def busiest_brands(
+    session: Session, *, since: datetime, until: datetime, limit: int = 10, use_rollups: bool = True
+) -> list[str]:
     """Brands with the most mentions in the window, for when no brands are configured."""
-    count = func.count().label("n")
-    stmt = (
-        select(MentionBrandRow.brand, count)
-        .join(MentionRow, MentionRow.id == MentionBrandRow.mention_id)
-        .group_by(MentionBrandRow.brand)
-        .order_by(count.desc(), MentionBrandRow.brand)
-        .limit(limit)
-    )
-    return [brand for brand, _ in session.execute(_window(stmt, since, until))]
+    found = tally(session, since, until, bucket=None, brands=None, use_rollups=use_rollups)
+    counts: Counter[str] = Counter()
+    for (brand, _, _), n in found.items():
+        counts[brand] += n
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [brand for brand, _ in ranked[:limit]]

@@ -28,3 +28,15 @@ def test_ingest_bench_runs_on_both_backends(capsys: pytest.CaptureFixture[str], 
     assert "collected 300 demo-shaped mentions" in out
     assert out.count("ratio batched / one-INSERT-per-row") == 2
     assert "SQLite" in out and "PostgreSQL" in out
+
+
+def test_analytics_bench_runs_on_both_backends(
+    capsys: pytest.CaptureFixture[str], _postgres_url: str
+) -> None:
+    from bench import analytics
+
+    analytics.main(["--mentions", "400", "--extra", "200", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert "SQLite" in out and "PostgreSQL" in out
+    # Rollups must give the raw rows' answer on both backends.
+    assert out.count("same answer") == 2 and " NO" not in out

@@ -144,3 +144,34 @@ def test_classifications_keep_the_model_version_and_checksum(sessions: sessionma
     with sessions() as s:
         row = s.scalars(select(ClassificationRow)).one()
         assert (row.model_version, row.model_sha256) == ("m-2.0", digest)
+
+
+def test_reclassify_replaces_the_classification(sessions: sessionmaker[Session]) -> None:
+    batch = [mention("1", "lumora is down"), mention("2", "lumora question")]
+    classes = BaselineClassifier().predict_batch([ClassifierInput(m.text) for m in batch])
+    with sessions() as s, s.begin():
+        stored = repo.store_mentions(s, batch, [classes[0], None], now=T0)
+    ids = {m.mention.external_id: m.id for m in stored}
+    fresh = replace(classes[0], categories=("praise",), model_version="v2")
+    with sessions() as s, s.begin():
+        repo.reclassify(s, {ids["1"]: fresh, ids["2"]: fresh}, now=T0 + timedelta(hours=1))
+    with sessions() as s:
+        rows = s.scalars(select(ClassificationRow).order_by(ClassificationRow.mention_id)).all()
+        assert [(r.mention_id, r.model_version, r.categories) for r in rows] == [
+            (ids["1"], "v2", ["praise"]),
+            (ids["2"], "v2", ["praise"]),
+        ]
+
+
+def test_delete_mentions_removes_their_rows(sessions: sessionmaker[Session]) -> None:
+    batch = [mention("1", "lumora", brands=("Lumora", "Vantix")), mention("2", "lumora again")]
+    classes = BaselineClassifier().predict_batch([ClassifierInput(m.text) for m in batch])
+    with sessions() as s, s.begin():
+        stored = repo.store_mentions(s, batch, classes, now=T0)
+    gone = next(m.id for m in stored if m.mention.external_id == "1")
+    with sessions() as s, s.begin():
+        assert repo.delete_mentions(s, [gone, 999_999]) == 1
+    with sessions() as s:
+        assert [m.external_id for m in s.scalars(select(MentionRow))] == ["2"]
+        assert _count(s, MentionBrandRow) == 1
+        assert _count(s, ClassificationRow) == 1

@@ -137,10 +137,11 @@ def test_busiest_brands(sessions: sessionmaker[Session], known: list[int]) -> No
 
 def test_open_alerts_by_urgency(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
+        # Distinct titles: an open alert's group key is unique (one open alert per group).
         alert(session, urgency="high")
         alert(session, urgency="high", title="second")
-        done = alert(session, urgency="critical")
-        alert(session, urgency="low")
+        done = alert(session, urgency="critical", title="third")
+        alert(session, urgency="low", title="fourth")
         resolve(session, alert_id=done, actor="ops", now=NOW)
     with sessions() as session:
         counts = trends.open_alerts_by_urgency(session)
