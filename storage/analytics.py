@@ -8,7 +8,6 @@ share of voice, categories) stay in ``storage.trends``; this module holds what r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from collectors.query import Node, QuerySyntaxError, parse_query
 from collectors.query.ast import And, Anything, From, Handle, Lang, Near, Not, Or, Phrase, Site, Tag, Term
 from domain import Sentiment
 from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
-from storage.trends import UNCLASSIFIED, utc
+from storage.trends import UNCLASSIFIED, AuthorCount, utc
 
 # What a streamed export fetches per round trip: big enough to be fast, small enough to stay flat.
 EXPORT_CHUNK = 1000
@@ -41,19 +40,6 @@ EXPORT_COLUMNS = (
     "title",
     "text",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorReach:
-    """An author, their reach (followers) and what they said about the brands in a period."""
-
-    source_kind: str
-    handle: str
-    display_name: str
-    followers: int | None
-    url: str | None
-    mentions: int
-    engagement: int
 
 
 def parse_search(text: str) -> Node:
@@ -266,7 +252,7 @@ def top_authors_by_reach(
     until: datetime,
     brands: Sequence[str] | None = None,
     limit: int = 10,
-) -> list[AuthorReach]:
+) -> list[AuthorCount]:
     """Authors with the most followers who mentioned ``brands`` in the window; owned posts excluded.
 
     Ties (and authors whose followers are unknown, listed last) go to whoever said more.
@@ -283,7 +269,7 @@ def top_authors_by_reach(
         .limit(limit)
     )
     return [
-        AuthorReach(a.source_kind, a.handle, a.display_name, a.followers, a.url, int(n), int(e))
+        AuthorCount(a.source_kind, a.handle, a.display_name, a.followers, a.url, int(n), int(e))
         for a, n, e in session.execute(stmt)
     ]
 

@@ -16,22 +16,18 @@ from PIL import Image
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-import storage.report_tables  # noqa: F401  (registers report_sends until storage.models imports it)
 from alerting.channels.base import Channel
 from alerting.channels.email import EmailChannel, EmailOptions
+from alerting.report_render import Report, csv_files, render_charts, render_html
 from alerting.reports import (
     CHARTS,
     WEEK,
-    Report,
     ReportError,
     build_report,
     compose,
-    csv_files,
     deliver,
     email_channel,
     latest_due,
-    render_charts,
-    render_html,
     week_ending,
     weekly_report_job,
 )

@@ -18,7 +18,7 @@ from storage import alerts as alert_store
 from storage import cases as case_store
 from storage.models import AlertRow, DeliveryRow
 from web import actions
-from web.api.cases import CaseOut, NoteOut, case_out, note_out, team_configs
+from web.api.cases import CaseOut, NoteOut, case_out, note_out, refusals_as_http, team_configs
 from web.auth import ActingUser, CurrentUser, User
 from web.context import Context, WebContext
 from web.inputs import INT64_MAX, NAME_CHARS, NOTE_CHARS, AlertId, DeliveryId, Name, Offset
@@ -269,14 +269,8 @@ def _act(
     body: ActionIn,
     assignee: str | None = None,
 ) -> AlertCaseOut:
-    try:
+    with refusals_as_http():
         actions.apply(ctx, alert_id, action, user=user, note=body.note.strip(), assignee=assignee)
-    except actions.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except actions.Forbidden as exc:
-        raise HTTPException(403, str(exc)) from exc
-    except actions.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
     return _detail(ctx, request, alert_id)
 
 
@@ -306,16 +300,10 @@ def assign(
 
 def run_bulk(ctx: WebContext, user: User, body: BulkIn) -> BulkOut:
     """Apply a bulk action, turning refusals into HTTP errors."""
-    try:
+    with refusals_as_http():
         result = actions.bulk(
             ctx, body.alert_ids, body.action, user=user, note=body.note.strip(), assignee=body.assignee
         )
-    except actions.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except actions.Forbidden as exc:
-        raise HTTPException(403, str(exc)) from exc
-    except actions.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
     return BulkOut(done=result.done, skipped=result.skipped)
 
 

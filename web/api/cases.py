@@ -7,6 +7,8 @@ and no targets).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -101,6 +103,19 @@ class StatsOut(BaseModel):
     teams: list[TeamStatsOut]
 
 
+@contextmanager
+def refusals_as_http() -> Iterator[None]:
+    """Answer an action's refusal as the API's HTTP error: 404, 403 or 409 with its reason."""
+    try:
+        yield
+    except actions.NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except actions.Forbidden as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except actions.Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
 def team_configs(request: Request) -> dict[str, TeamConfig]:
     """The configured teams by name, as the composition root left them on the app."""
     teams = getattr(request.app.state, "teams", None)
@@ -180,14 +195,8 @@ def _case(ctx: WebContext, request: Request, alert_id: int) -> CaseOut:
 def _act(
     ctx: WebContext, request: Request, alert_id: int, action: actions.Action, user: User, **kwargs: Any
 ) -> CaseOut:
-    try:
+    with refusals_as_http():
         actions.apply(ctx, alert_id, action, user=user, **kwargs)
-    except actions.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except actions.Forbidden as exc:
-        raise HTTPException(403, str(exc)) from exc
-    except actions.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
     return _case(ctx, request, alert_id)
 
 
@@ -223,14 +232,8 @@ def list_notes(ctx: Context, user: CurrentUser, alert_id: AlertId) -> list[NoteO
 @router.post("/alerts/{alert_id}/notes", response_model=list[NoteOut], status_code=201, responses=ERRORS)
 def add_note(ctx: Context, user: ActingUser, alert_id: AlertId, body: NoteIn) -> list[NoteOut]:
     """Add an internal note (never sent to the customer); returns every note."""
-    try:
+    with refusals_as_http():
         actions.apply(ctx, alert_id, "note", user=user, note=body.text.strip())
-    except actions.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except actions.Forbidden as exc:
-        raise HTTPException(403, str(exc)) from exc
-    except actions.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
     return list_notes(ctx, user, alert_id)
 
 

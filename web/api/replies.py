@@ -119,25 +119,8 @@ class CheckIn(BaseModel):
 
 def reply_out(reply: Reply) -> ReplyOut:
     """The API shape of a stored reply."""
-    return ReplyOut(
-        id=reply.id,
-        alert_id=reply.alert_id,
-        source=reply.source,
-        source_kind=reply.source_kind,
-        text=reply.text,
-        template=reply.template,
-        state=str(reply.state),
-        error=reply.error,
-        retry_after=reply.retry_after,
-        remote_id=reply.remote_id,
-        remote_url=reply.remote_url,
-        attempts=reply.attempts,
-        drafted_by=reply.drafted_by,
-        approved_by=reply.approved_by,
-        posted_by=reply.posted_by,
-        posted_at=reply.posted_at,
-        created_at=reply.created_at,
-    )
+    # The fields share their names with Reply's, so pydantic reads them off the dataclass.
+    return ReplyOut.model_validate(reply, from_attributes=True)
 
 
 def desk_of(request: Request) -> ReplyDesk:
