@@ -29,9 +29,16 @@ $(CONFIG):
 	cp earshot.example.yaml $(CONFIG)
 
 ## run: install, migrate and start everything on embedded defaults with the demo source
-run: $(VENV)/.runtime $(CONFIG)
+# The first start creates user `admin` with a random password kept (mode 600) in .admin-password.
+ADMIN_PASSWORD_FILE := .admin-password
+
+$(ADMIN_PASSWORD_FILE):
+	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(15))" > $@
+
+run: $(VENV)/.runtime $(CONFIG) $(ADMIN_PASSWORD_FILE)
 	$(BIN)/earshot --config $(CONFIG) db upgrade
-	$(BIN)/earshot --config $(CONFIG) run
+	@echo "sign in at http://127.0.0.1:8000/ as admin with the password in $(ADMIN_PASSWORD_FILE): $$(cat $(ADMIN_PASSWORD_FILE))"
+	EARSHOT_ADMIN_PASSWORD="$$(cat $(ADMIN_PASSWORD_FILE))" $(BIN)/earshot --config $(CONFIG) run
 
 services:
 	bash scripts/services.sh
@@ -46,8 +53,9 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
+# Two workers (pytest-xdist): each has its own SQLite files and PostgreSQL database.
 pytest: $(VENV)/.dev
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2
 
 ## model: train the classifier from ../shared/datasets, export to ONNX and quantize to int8, fit the
 ## learned heads, and write the model card from `earshot eval` (hours on 2 CPU cores; see README)

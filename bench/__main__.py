@@ -6,7 +6,17 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["ingest", "collect", "alerting", "classify", "alert_quality", "soak"]
+BENCHMARKS = [
+    "ingest",
+    "collect",
+    "alerting",
+    "classify",
+    "alert_quality",
+    "analytics",
+    "replies",
+    "web",
+    "soak",
+]
 
 
 def main(argv: list[str]) -> int:
