@@ -14,6 +14,7 @@ from alerting.channels.registry import channels as channel_registry
 from alerting.config import apply_channel_overrides
 from alerting.jobs import SourceSchedule, periodic_jobs
 from alerting.noise import BrandBook
+from alerting.replies import ReplyDesk, desk_from
 from alerting.reports import weekly_report_job
 from alerting.routing import Router
 from classifiers.base import Classifier
@@ -21,6 +22,7 @@ from classifiers.registry import build_classifier
 from collectors.base import CollectorContext
 from collectors.matching import BrandMatcher, BrandSpec
 from collectors.registry import collectors as collector_registry
+from earshot import __version__
 from earshot.checks import check
 from earshot.settings import ConfigError, Settings
 from scheduler.components import Components, PeriodicJob, SourceRuntime, utcnow
@@ -43,13 +45,18 @@ class App:
     settings: Settings
     engine: Engine
     components: Components
+    # The one reply desk of this process: the web app posts through it, the reconciliation job
+    # settles through it. None only for a hand-made App (tests); web_app then builds one.
+    replies: ReplyDesk | None = None
 
     def close(self) -> None:
-        """Close collectors, channels and the database pool."""
+        """Close collectors, channels, reply connections and the database pool."""
         for source in self.components.sources.values():
             source.collector.close()
         for channel in self.components.channels.values():
             channel.close()
+        if self.replies is not None:
+            self.replies.pool.close()
         self.engine.dispose()
 
 
@@ -90,13 +97,10 @@ RECONCILE_INTERVAL_SECONDS = 60.0
 
 
 def reply_reconciliation(
-    settings: Settings, components: Components, clock: Callable[[], datetime]
+    desk: ReplyDesk, components: Components, clock: Callable[[], datetime]
 ) -> PeriodicJob:
     """The job that settles replies a crash left half-sent (only where reply accounts are configured)."""
-    from alerting.replies import desk_from
     from alerting.reply_posting import reconcile_stale
-
-    desk = desk_from(settings.replies, user_agent="earshot")
 
     def run() -> object:
         return reconcile_stale(components.sessions, desk=desk, now=clock())
@@ -172,8 +176,9 @@ def build(
             clock=clock,
         )
     ]
+    replies = desk_from(settings.replies, user_agent=f"earshot/{__version__}")
     if settings.replies.accounts:
-        components.periodic.append(reply_reconciliation(settings, components, clock))
+        components.periodic.append(reply_reconciliation(replies, components, clock))
     if settings.reports.enabled and settings.reports.teams:
         # Opens its own transactions (claim, then send with none open, then record): not wrapped in one.
         report = weekly_report_job(
@@ -197,4 +202,4 @@ def build(
         len(components.channels),
         components.classifier.version,
     )
-    return App(settings=settings, engine=engine, components=components)
+    return App(settings=settings, engine=engine, components=components, replies=replies)

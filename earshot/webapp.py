@@ -41,5 +41,5 @@ def web_app(built: App) -> FastAPI:
         web=settings.web,
         auth=settings.auth,
         teams=settings.teams,
-        replies=desk_from(settings.replies, user_agent=f"earshot/{earshot_version()}"),
+        replies=built.replies or desk_from(settings.replies, user_agent=f"earshot/{earshot_version()}"),
     )

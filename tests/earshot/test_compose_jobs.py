@@ -44,3 +44,14 @@ def test_reply_reconciliation_runs_only_with_reply_accounts(
             assert jobs["reply reconciliation"].run() == []
     finally:
         app.close()
+
+
+def test_the_web_app_and_the_reconciliation_job_share_one_reply_desk(tmp_path: Path) -> None:
+    from earshot.webapp import web_app
+
+    app = build(_settings(tmp_path, {"accounts": {"x": FakeX().account("http://127.0.0.1:9")}}))
+    try:
+        assert app.replies is not None
+        assert web_app(app).state.replies is app.replies
+    finally:
+        app.close()
