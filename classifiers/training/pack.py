@@ -19,7 +19,9 @@ from classifiers.training import data
 if TYPE_CHECKING:
     from classifiers.training.labelled import LabelRow
 
-PACK_VERSION = 1
+PACK_VERSION = 2
+# Public heads besides sentiment whose validation split takes part in checkpoint selection.
+VALIDATED_TASKS = ("emotion", "offensive")
 
 
 def label_examples(rows: list[LabelRow], texts: list[str]) -> list[dict[str, Any]]:
@@ -60,6 +62,11 @@ def build_pack(root: Path = data.DEFAULT_DATASETS) -> dict[str, Any]:
         "version": PACK_VERSION,
         "tasks": {name: [[e.text, e.label] for e in examples] for name, examples in tasks.items()},
         "val_sentiment": [[e.text, e.label] for e in data.tweeteval_sentiment(root, "val")],
+        # Validation splits of the other public heads, so selection does not trade them away.
+        "val_tasks": {
+            task: [[e.text, e.label] for e in data.tweeteval_task(root, task, "val")]
+            for task in VALIDATED_TASKS
+        },
         "labels_train": label_examples(train_rows, train_texts),
         "labels_val": label_examples(*by_split["val"]),
         "categories": list(lab.LABEL_CATEGORIES),

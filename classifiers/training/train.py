@@ -53,6 +53,8 @@ class TrainConfig:
     label_share: float = 0.25
     # Non-English labelled posts are few; each counts this many times in the label loss.
     non_english_weight: float = 3.0
+    # Wall-clock budget: past it the run validates once more and stops (a rented accelerator's lease).
+    max_seconds: float | None = None
 
 
 def load_tasks(cfg: TrainConfig) -> dict[str, list[data.Example]]:
@@ -105,35 +107,92 @@ def _cycle(examples: list[data.Example], batch: int, rng: random.Random) -> Iter
 
 
 @torch.no_grad()
-def predict_sentiment(
-    model: MultiTaskModel, batcher: Batcher, texts: list[str], batch: int = 64, device: str = "cpu"
+def predict_head(
+    model: MultiTaskModel, batcher: Batcher, texts: list[str], head: str, batch: int = 64, device: str = "cpu"
 ) -> list[int]:
-    """Argmax sentiment for each text (eval mode)."""
+    """Argmax of one head for each text (eval mode)."""
     model.eval()
     out: list[int] = []
     for i in range(0, len(texts), batch):
         ids, mask = batcher(texts[i : i + batch])
-        logits = model(ids.to(device), mask.to(device))[model.head_names.index("sentiment")]
+        logits = model(ids.to(device), mask.to(device))[model.head_names.index(head)]
         out.extend(int(x) for x in logits.argmax(1))
     model.train()
     return out
+
+
+def predict_sentiment(
+    model: MultiTaskModel, batcher: Batcher, texts: list[str], batch: int = 64, device: str = "cpu"
+) -> list[int]:
+    """Argmax sentiment for each text (eval mode)."""
+    return predict_head(model, batcher, texts, "sentiment", batch, device)
+
+
+def load_validation(cfg: TrainConfig) -> tuple[list[data.Example], dict[str, list[data.Example]]]:
+    """TweetEval sentiment validation, and the validation splits of the other public heads."""
+    if cfg.packed is not None:
+        from classifiers.training.pack import read_pack
+
+        pack = read_pack(cfg.packed)
+        val = [data.Example(t, int(y)) for t, y in pack["val_sentiment"]]
+        others = {k: [data.Example(t, int(y)) for t, y in v] for k, v in pack["val_tasks"].items()}
+    else:
+        from classifiers.training.pack import VALIDATED_TASKS
+
+        val = data.tweeteval_sentiment(cfg.datasets, "val")
+        others = {k: data.tweeteval_task(cfg.datasets, k, "val") for k in VALIDATED_TASKS}
+    limit = cfg.val_limit
+    return data.subsample(val, limit, cfg.seed), {
+        k: data.subsample(v, limit, cfg.seed) for k, v in others.items()
+    }
 
 
 def _validate(
     model: MultiTaskModel,
     batcher: Batcher,
     val: list[data.Example],
+    val_tasks: dict[str, list[data.Example]],
     labels_val: LabelSet | None,
     device: str,
 ) -> tuple[float, dict[str, float]]:
-    """The selection score (TweetEval-val macro recall, averaged with the label-val scores) and details."""
+    """The selection score and its parts.
+
+    The public part is the mean validation macro-recall of sentiment and the other public heads (so
+    a checkpoint that buys label quality with emotion or offensive recall is not picked); with
+    labels, the score is the mean of that and of needs-response F1 and labelled sentiment macro-F1.
+    """
     pred = predict_sentiment(model, batcher, [e.text for e in val], device=device)
     scores = macro_scores([e.label for e in val], pred, 3)
+    public = [scores["macro_recall"]]
+    for task, examples in val_tasks.items():
+        task_pred = predict_head(model, batcher, [e.text for e in examples], task, device=device)
+        n = len(data.HEADS[task])
+        recall = macro_scores([e.label for e in examples], task_pred, n)["macro_recall"]
+        scores[f"{task}_macro_recall"] = recall
+        public.append(recall)
+    public_score = sum(public) / len(public)
+    scores["public_score"] = public_score
     if labels_val is None:
-        return scores["macro_recall"], scores
+        return public_score, scores
     label_scores = labels_val.scores(model, batcher, device)
-    parts = [scores["macro_recall"], label_scores["nr_f1"], label_scores["sentiment_macro_f1"]]
-    return sum(parts) / len(parts), {**scores, **label_scores}
+    label_part = (label_scores["nr_f1"] + label_scores["sentiment_macro_f1"]) / 2
+    return (public_score + label_part) / 2, {**scores, **label_scores}
+
+
+def lr_factor(progress: float, warmup: float) -> float:
+    """Linear warm-up over the first ``warmup`` of the run, then linear decay to zero at its end."""
+    if progress < warmup:
+        return max(progress, 1e-3) / warmup
+    return max(0.0, (1.0 - progress) / (1.0 - warmup))
+
+
+def _progress(cfg: TrainConfig, step: int, started: float) -> float:
+    # With a time budget the schedule follows whichever ends first, steps or time, so a run cut
+    # by its budget has still decayed its learning rate instead of stopping at full speed.
+    progress = step / cfg.steps
+    if cfg.max_seconds:
+        progress = max(progress, (time.monotonic() - started) / cfg.max_seconds)
+    return min(progress, 1.0)
 
 
 def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
@@ -163,22 +222,14 @@ def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
         probs.append(cfg.label_share)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    warm = max(1, int(cfg.steps * cfg.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm)))
-    )
-    if cfg.packed is not None:
-        from classifiers.training.pack import read_pack
-
-        val_pairs = read_pack(cfg.packed)["val_sentiment"]
-        val = data.subsample([data.Example(t, int(y)) for t, y in val_pairs], cfg.val_limit, cfg.seed)
-    else:
-        val = data.subsample(data.tweeteval_sentiment(cfg.datasets, "val"), cfg.val_limit, cfg.seed)
+    val, val_tasks = load_validation(cfg)
     best: tuple[float, dict[str, torch.Tensor] | None, dict[str, float]] = (-1.0, None, {})
     model.train()
     bar = tqdm(range(cfg.steps), desc="train", mininterval=5.0)
     started = time.monotonic()
     amp = device.startswith("cuda")
+    for group in opt.param_groups:
+        group["lr"] = cfg.lr * lr_factor(0.0, cfg.warmup)
     for step in bar:
         task = rng.choices(names, probs)[0]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -201,15 +252,20 @@ def train(cfg: TrainConfig) -> tuple[MultiTaskModel, dict[str, float]]:
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * lr_factor(_progress(cfg, step + 1, started), cfg.warmup)
         bar.set_postfix(task=task[:4], loss=f"{loss.item():.3f}", refresh=False)
-        last = step + 1 == cfg.steps
+        out_of_time = cfg.max_seconds is not None and time.monotonic() - started > cfg.max_seconds
+        last = step + 1 == cfg.steps or out_of_time
         if (step + 1) % cfg.eval_every == 0 or last:
-            score, scores = _validate(model, batcher, val, labels_val, device)
+            score, scores = _validate(model, batcher, val, val_tasks, labels_val, device)
             tqdm.write(f"step {step + 1} val {scores} elapsed {time.monotonic() - started:.0f}s")
             if score > best[0]:
                 state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                 best = (score, state, {**scores, "score": score, "step": float(step + 1)})
+        if out_of_time:
+            tqdm.write(f"stopping at step {step + 1}: the {cfg.max_seconds:.0f}s budget is spent")
+            break
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()
