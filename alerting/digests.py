@@ -12,15 +12,15 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from alerting import monitors
 from alerting.config import DigestConfig, TeamConfig
 from alerting.text import handle
 from alerting.windows import Weekday
-from domain import AlertKind, AlertStatus, Urgency
-from storage.models import AlertRow, ClassificationRow, MentionBrandRow, MentionRow
+from domain import AlertKind, Urgency
+from storage import alerts as alert_repo
+from storage import digest_queries
 
 _WEEKDAYS = list(Weekday)
 
@@ -50,46 +50,10 @@ def summarise(
 ) -> dict[str, Any]:
     """The numbers behind one digest."""
     length = until - since
-
-    def counts(start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
-        negative = func.sum(case((ClassificationRow.sentiment == "negative", 1), else_=0))
-        rows = session.execute(
-            select(MentionBrandRow.brand, func.count(), negative)
-            .join(MentionRow, MentionRow.id == MentionBrandRow.mention_id)
-            .outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
-            .where(
-                MentionBrandRow.brand.in_(list(brands)),
-                MentionRow.published_at >= start,
-                MentionRow.published_at < end,
-            )
-            .group_by(MentionBrandRow.brand)
-        )
-        return {brand: (int(n), int(neg or 0)) for brand, n, neg in rows}
-
-    now_counts, before_counts = counts(since, until), counts(since - length, since)
-    engaged = (
-        session.scalars(
-            select(MentionRow)
-            .where(
-                MentionRow.id.in_(
-                    select(MentionBrandRow.mention_id).where(MentionBrandRow.brand.in_(list(brands)))
-                ),
-                and_(MentionRow.published_at >= since, MentionRow.published_at < until),
-            )
-            .order_by((MentionRow.likes + MentionRow.shares + MentionRow.replies).desc(), MentionRow.id)
-            .limit(top)
-        )
-        .unique()
-        .all()
-    )
-    open_alerts = session.scalars(
-        select(AlertRow)
-        .where(
-            AlertRow.team == team,
-            AlertRow.status.in_([str(AlertStatus.FIRING), str(AlertStatus.ACKNOWLEDGED)]),
-        )
-        .order_by(AlertRow.id)
-    ).all()
+    now_counts = digest_queries.brand_counts(session, brands=brands, since=since, until=until)
+    before_counts = digest_queries.brand_counts(session, brands=brands, since=since - length, until=since)
+    engaged = digest_queries.most_engaged(session, brands=brands, since=since, until=until, limit=top)
+    open_alerts = alert_repo.open_team_alerts(session, team=team)
     return {
         "brands": [
             {

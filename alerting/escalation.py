@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerting import grouping
 from alerting.config import EscalationConfig, TeamConfig
 from domain import AlertStatus, Urgency
 from storage import alerts as alert_repo
+from storage import escalations as escalation_repo
 from storage.alerting_tables import AlertEscalationRow, AlertGroupRow
+from storage.escalations import ACTIVE, DONE, STOPPED
 from storage.models import AlertRow
-
-ACTIVE, STOPPED, DONE = "active", "stopped", "done"
 
 
 def start(
@@ -78,12 +77,7 @@ def _group_escalation(session: Session, group: AlertGroupRow) -> AlertEscalation
     members = [a.id for a in grouping.current_members(session, group)]
     if not members:
         return None
-    return session.scalars(
-        select(AlertEscalationRow)
-        .where(AlertEscalationRow.alert_id.in_(members), AlertEscalationRow.state == ACTIVE)
-        .order_by(AlertEscalationRow.alert_id)
-        .limit(1)
-    ).first()
+    return escalation_repo.first_active(session, alert_ids=members)
 
 
 def _still_firing(session: Session, group: AlertGroupRow) -> int:
@@ -114,12 +108,7 @@ def stop(session: Session, *, alert_id: int, actor: str, now: datetime, why: str
 
 def run_due(session: Session, *, now: datetime) -> int:
     """Notify every escalation step that is due; return how many steps were notified."""
-    due = session.scalars(
-        select(AlertEscalationRow)
-        .where(AlertEscalationRow.state == ACTIVE, AlertEscalationRow.next_at <= now)
-        .order_by(AlertEscalationRow.next_at)
-        .with_for_update()
-    ).all()
+    due = escalation_repo.lock_due(session, now=now)
     notified = 0
     for row in due:
         alert = session.get(AlertRow, row.alert_id)

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerting.config import GroupingConfig, TeamConfig
 from alerting.windows import Schedule, decide
-from domain import AlertStatus, DeliveryStatus, Urgency
+from domain import AlertStatus, Urgency
+from storage import alert_groups as group_repo
 from storage import alerts as alert_repo
 from storage.alerting_tables import AlertGroupMemberRow, AlertGroupRow
 from storage.models import AlertRow, DeliveryRow
@@ -56,27 +56,14 @@ def group_key(route: str, values: Mapping[str, str]) -> str:
     return key
 
 
-def _has_open_members(session: Session, group_id: int) -> bool:
-    count = session.scalar(
-        select(func.count())
-        .select_from(AlertGroupMemberRow)
-        .join(AlertRow, AlertRow.id == AlertGroupMemberRow.alert_id)
-        .where(AlertGroupMemberRow.group_id == group_id, AlertRow.status != str(AlertStatus.RESOLVED))
-    )
-    return bool(count)
-
-
 def join_group(
     session: Session, *, route: str, grouping: GroupingConfig, labels: Mapping[str, Any], now: datetime
 ) -> tuple[AlertGroupRow, datetime]:
     """Find or start the alert's group; return it and when the alert's notification is due."""
     values = group_labels(grouping.group_by, labels)
     key = group_key(route, values)
-    # FOR UPDATE (ignored by SQLite, which serialises writers anyway) keeps a concurrent flush
-    # from reading the group between our read and our write.
-    row = session.scalars(
-        select(AlertGroupRow).where(AlertGroupRow.group_key == key).with_for_update()
-    ).first()
+    # Locked so a concurrent flush cannot read the group between our read and our write.
+    row = group_repo.lock_group(session, key=key)
     if row is None:
         row = AlertGroupRow(
             group_key=key, route_name=route, labels=values, repeats=0, started_at=now, updated_at=now
@@ -84,7 +71,7 @@ def join_group(
         session.add(row)
         _restart(row, grouping, now)
         session.flush()
-    elif not _has_open_members(session, row.id):
+    elif not group_repo.has_open_members(session, group_id=row.id):
         _restart(row, grouping, now)  # every alert of the old group is resolved: a new group
     elif row.next_flush_at is None:
         # Notified before: the next notification waits for group_interval after the last one.
@@ -113,15 +100,7 @@ def add_member(session: Session, *, group_id: int, alert_id: int) -> None:
 
 def groups_of(session: Session, alert_ids: Iterable[int]) -> dict[int, AlertGroupRow]:
     """The group of each of ``alert_ids`` that has one."""
-    ids = list(set(alert_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(AlertGroupMemberRow.alert_id, AlertGroupRow)
-        .join(AlertGroupRow, AlertGroupRow.id == AlertGroupMemberRow.group_id)
-        .where(AlertGroupMemberRow.alert_id.in_(ids))
-    )
-    return {alert_id: group for alert_id, group in rows}
+    return group_repo.groups_of(session, alert_ids=alert_ids)
 
 
 def group_of(session: Session, alert_id: int) -> AlertGroupRow | None:
@@ -137,15 +116,7 @@ def current_members(
     Alerts of an earlier round of the same group (all resolved before it restarted) keep their
     member rows but belong to an incident that is over, so they are left out.
     """
-    stmt = (
-        select(AlertRow)
-        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == AlertRow.id)
-        .where(AlertGroupMemberRow.group_id == group.id, AlertRow.created_at >= group.started_at)
-        .order_by(AlertRow.id)
-    )
-    if statuses is not None:
-        stmt = stmt.where(AlertRow.status.in_([str(s) for s in statuses]))
-    return list(session.scalars(stmt))
+    return group_repo.members_since(session, group_id=group.id, since=group.started_at, statuses=statuses)
 
 
 def claim_flush(session: Session, group_id: int) -> bool:
@@ -155,27 +126,12 @@ def claim_flush(session: Session, group_id: int) -> bool:
     transaction ends, so one worker claims every due row of the group and sends them as one
     notification. SQLite ignores it (it serialises writers anyway) and always says True.
     """
-    locked = session.scalars(
-        select(AlertGroupRow.id).where(AlertGroupRow.id == group_id).with_for_update(skip_locked=True)
-    ).first()
-    return locked is not None
+    return group_repo.try_lock_group(session, group_id=group_id)
 
 
 def due_flush(session: Session, group_id: int, *, channel: str, now: datetime) -> list[DeliveryRow]:
     """Every first notification of the group's alerts due to ``channel`` now, oldest first."""
-    stmt = (
-        select(DeliveryRow)
-        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == DeliveryRow.alert_id)
-        .where(
-            AlertGroupMemberRow.group_id == group_id,
-            DeliveryRow.channel == channel,
-            DeliveryRow.action == "fire",
-            DeliveryRow.status == str(DeliveryStatus.PENDING),
-            DeliveryRow.next_attempt_at <= now,
-        )
-        .order_by(DeliveryRow.id)
-    )
-    return list(session.scalars(stmt))
+    return group_repo.due_first_notifications(session, group_id=group_id, channel=channel, now=now)
 
 
 def record_flush(session: Session, group_id: int, *, now: datetime) -> None:
@@ -193,21 +149,12 @@ def record_flush(session: Session, group_id: int, *, now: datetime) -> None:
 
 def repeat_due(session: Session, *, teams: Mapping[str, TeamConfig], now: datetime) -> int:
     """Notify again every group that is still firing and unchanged after its repeat_interval."""
-    groups = session.scalars(
-        select(AlertGroupRow).where(AlertGroupRow.next_repeat_at <= now).with_for_update()
-    ).all()
+    groups = group_repo.lock_repeat_due(session, now=now)
     repeated = 0
     for group in groups:
         group.next_repeat_at = None  # the flush of this repeat schedules the next one
-        firing = list(
-            session.scalars(
-                select(AlertRow)
-                .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == AlertRow.id)
-                .where(AlertGroupMemberRow.group_id == group.id, AlertRow.status == str(AlertStatus.FIRING))
-                .order_by(AlertRow.id)
-            )
-        )
-        if not firing or _flush_pending(session, group.id):
+        firing = group_repo.firing_members(session, group_id=group.id)
+        if not firing or group_repo.has_pending_fire(session, group_id=group.id):
             continue  # resolved, or a notification is about to go out anyway
         group.repeats += 1
         for alert in firing:
@@ -216,29 +163,10 @@ def repeat_due(session: Session, *, teams: Mapping[str, TeamConfig], now: dateti
     return repeated
 
 
-def _flush_pending(session: Session, group_id: int) -> bool:
-    count = session.scalar(
-        select(func.count())
-        .select_from(DeliveryRow)
-        .join(AlertGroupMemberRow, AlertGroupMemberRow.alert_id == DeliveryRow.alert_id)
-        .where(
-            AlertGroupMemberRow.group_id == group_id,
-            DeliveryRow.status == str(DeliveryStatus.PENDING),
-            DeliveryRow.action == "fire",
-        )
-    )
-    return bool(count)
-
-
 def _repeat_alert(
     session: Session, alert: AlertRow, repeat: int, team: TeamConfig | None, now: datetime
 ) -> None:
-    channels = session.scalars(
-        select(DeliveryRow.channel)
-        .where(DeliveryRow.alert_id == alert.id, DeliveryRow.action == "fire")
-        .distinct()
-        .order_by(DeliveryRow.channel)
-    ).all()
+    channels = alert_repo.fired_channels(session, alert_id=alert.id)
     not_before = now
     if team is not None:
         schedule = Schedule(team.timezone, team.quiet_hours, team.business_hours)

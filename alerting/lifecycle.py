@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
 from alerting import escalation, grouping
 from domain import AlertStatus
 from storage import cases
-from storage.alerts import add_event, cancel_held, enqueue
-from storage.models import AlertRow, DeliveryRow
+from storage.alerts import add_event, cancel_held, enqueue, heard_channels
+from storage.models import AlertRow
 
 
 class LifecycleError(ValueError):
@@ -54,18 +53,7 @@ def _notify(session: Session, row: AlertRow, action: str, now: datetime) -> None
             add_event(session, row.id, "group_pending", now=now, note=note)
             return
         alert_ids = [a.id for a in grouping.current_members(session, group)] or [row.id]
-    held = and_(DeliveryRow.attempts == 0, DeliveryRow.next_attempt_at > now)
-    channels = session.scalars(
-        select(DeliveryRow.channel)
-        .where(
-            DeliveryRow.alert_id.in_(alert_ids),
-            DeliveryRow.action.in_(("fire", "escalate")),
-            not_(held),
-        )
-        .distinct()
-        .order_by(DeliveryRow.channel)
-    )
-    for channel in channels:
+    for channel in heard_channels(session, alert_ids=alert_ids, now=now):
         enqueue(session, alert_id=row.id, channel=channel, action=action, now=now)
 
 

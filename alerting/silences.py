@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerting.matchers import ALERT_FIELDS, Matcher, MatcherError, evaluate_all, parse_matchers
+from storage import silences as silence_repo
 from storage.alerting_tables import SilenceRow
 
 
@@ -73,10 +73,7 @@ def create_silence(
 
 def list_silences(session: Session, *, now: datetime, include_expired: bool = False) -> list[SilenceRow]:
     """Silences, newest first; only pending and active ones unless ``include_expired``."""
-    stmt = select(SilenceRow).order_by(SilenceRow.id.desc())
-    if not include_expired:
-        stmt = stmt.where(SilenceRow.ends_at > now)
-    return list(session.scalars(stmt))
+    return silence_repo.list_silences(session, now=now, include_expired=include_expired)
 
 
 def expire_silence(session: Session, *, silence_id: int, actor: str, now: datetime) -> SilenceRow:
@@ -98,12 +95,7 @@ def compiled(row: SilenceRow) -> list[Matcher]:
 
 def matching_silence(session: Session, labels: Mapping[str, Any], *, now: datetime) -> SilenceRow | None:
     """The oldest active silence whose matchers all hold for ``labels``, if any."""
-    active = session.scalars(
-        select(SilenceRow)
-        .where(SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
-        .order_by(SilenceRow.id)
-    )
-    for row in active:
+    for row in silence_repo.active_silences(session, now=now):
         try:
             if evaluate_all(compiled(row), labels) is not None:
                 return row

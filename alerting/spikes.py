@@ -24,14 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerting import monitors
 from alerting.config import RouteConfig, SpikeConfig, TeamConfig
 from alerting.text import handle
 from domain import AlertKind, Urgency
-from storage.models import ClassificationRow, MentionBrandRow, MentionRow
+from storage import spike_queries
 
 HOUR = timedelta(hours=1)
 # Urgency by how many times the expected volume the last hour carries.
@@ -162,21 +161,10 @@ def severity(findings: Sequence[Finding], config: SpikeConfig) -> Urgency:
     return level
 
 
-def _in(start: datetime, end: datetime) -> ColumnElement[bool]:
-    return and_(MentionRow.published_at >= start, MentionRow.published_at < end)
-
-
-def _brand_rows(brand: str) -> ColumnElement[bool]:
-    return MentionRow.id.in_(select(MentionBrandRow.mention_id).where(MentionBrandRow.brand == brand))
-
-
 def volumes(session: Session, *, brand: str, now: datetime, config: SpikeConfig) -> Volumes:
     """Count the brand's mentions (and negative ones) per window, in one query."""
     recent = [(now - (k + 1) * HOUR, now - k * HOUR) for k in range(1, config.baseline_hours + 1)]
-    # The oldest mention, by an ordered scan that stops at the first hit (cheaper than min()).
-    first = session.scalar(
-        select(MentionRow.published_at).where(_brand_rows(brand)).order_by(MentionRow.published_at).limit(1)
-    )
+    first = spike_queries.first_published(session, brand=brand)
     # Same hour on a previous day counts only if the brand's data goes back that far.
     seasonal = [
         (now - HOUR - timedelta(days=d), now - timedelta(days=d))
@@ -184,19 +172,8 @@ def volumes(session: Session, *, brand: str, now: datetime, config: SpikeConfig)
         if first is not None and first < now - timedelta(days=d)
     ]
     windows = [(now - HOUR, now), *recent, *seasonal]
-    negative = ClassificationRow.sentiment == "negative"
-    columns = []
-    for start, end in windows:
-        columns.append(func.sum(case((_in(start, end), 1), else_=0)))
-        columns.append(func.sum(case((and_(_in(start, end), negative), 1), else_=0)))
-    stmt = (
-        select(*columns)
-        .select_from(MentionRow)
-        .outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
-        .where(_brand_rows(brand), or_(*(_in(s, e) for s, e in windows)))
-    )
-    values = [int(v or 0) for v in session.execute(stmt).one()]
-    totals, negatives = values[0::2], values[1::2]
+    counts = spike_queries.window_counts(session, brand=brand, windows=windows)
+    totals, negatives = [total for total, _ in counts], [negative for _, negative in counts]
     split = 1 + len(recent)
     return Volumes(totals[0], negatives[0], totals[1:split], negatives[1:split], totals[split:])
 
@@ -265,21 +242,9 @@ def evidence(
     session: Session, *, brand: str, now: datetime, config: SpikeConfig, top: int = 5
 ) -> dict[str, Any]:
     """What is behind a spike: terms that rose against the baseline, categories, most engaged mentions."""
-    rows = list(
-        session.scalars(
-            select(MentionRow)
-            .where(_brand_rows(brand), _in(now - HOUR, now))
-            .order_by(MentionRow.published_at.desc())
-            .limit(EVIDENCE_ROWS)
-        ).unique()
-    )
+    rows = spike_queries.mentions_in(session, brand=brand, since=now - HOUR, until=now, limit=EVIDENCE_ROWS)
     since = now - HOUR - max(TERM_BASELINE, HOUR * config.baseline_hours)
-    before = session.execute(
-        select(MentionRow.title, MentionRow.text)
-        .where(_brand_rows(brand), _in(since, now - HOUR))
-        .order_by(MentionRow.published_at.desc())
-        .limit(EVIDENCE_ROWS)
-    ).all()
+    before = spike_queries.texts_in(session, brand=brand, since=since, until=now - HOUR, limit=EVIDENCE_ROWS)
     # Every brand seen alongside (competitors too) is left out of the terms, not just this one.
     names = _brand_words([brand, *(b.brand for m in rows for b in m.brands)])
     terms = changed_terms(

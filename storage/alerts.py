@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, not_, select, update
 from sqlalchemy.orm import Session
 
 from domain import Alert, AlertKind, AlertStatus, DeliveryStatus, Urgency
@@ -182,6 +182,45 @@ def resend(session: Session, delivery_id: int, *, now: datetime) -> bool:
     return True
 
 
+def deliveries_of(session: Session, *, alert_id: int) -> list[DeliveryRow]:
+    """Every outbox row of one alert, oldest first."""
+    stmt = select(DeliveryRow).where(DeliveryRow.alert_id == alert_id).order_by(DeliveryRow.id)
+    return list(session.scalars(stmt))
+
+
+def fired_channels(session: Session, *, alert_id: int) -> list[str]:
+    """The channels an alert's ``fire`` notification was queued for, by name."""
+    return list(
+        session.scalars(
+            select(DeliveryRow.channel)
+            .where(DeliveryRow.alert_id == alert_id, DeliveryRow.action == "fire")
+            .distinct()
+            .order_by(DeliveryRow.channel)
+        ).all()
+    )
+
+
+def heard_channels(session: Session, *, alert_ids: list[int], now: datetime) -> list[str]:
+    """Channels sent (or trying to send) a fire or escalate notification of ``alert_ids``, by name.
+
+    A row still held for later and never tried (quiet hours, group_wait) does not count: that
+    channel never heard the alert.
+    """
+    held = and_(DeliveryRow.attempts == 0, DeliveryRow.next_attempt_at > now)
+    return list(
+        session.scalars(
+            select(DeliveryRow.channel)
+            .where(
+                DeliveryRow.alert_id.in_(alert_ids),
+                DeliveryRow.action.in_(("fire", "escalate")),
+                not_(held),
+            )
+            .distinct()
+            .order_by(DeliveryRow.channel)
+        )
+    )
+
+
 def failed_deliveries(session: Session, *, limit: int = 100) -> list[DeliveryRow]:
     """Dead-lettered deliveries, newest first."""
     stmt = (
@@ -210,6 +249,35 @@ def list_alerts(
     if brand:
         stmt = stmt.where(AlertRow.brand == brand)
     return list(session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit)).unique())
+
+
+def alerts_by_id(session: Session, *, alert_ids: list[int]) -> dict[int, AlertRow]:
+    """The stored alerts among ``alert_ids``, by id (unknown ids are simply absent)."""
+    stmt = select(AlertRow).where(AlertRow.id.in_(alert_ids))
+    return {row.id: row for row in session.scalars(stmt).unique()}
+
+
+def open_alert(session: Session, *, group_key: str) -> AlertRow | None:
+    """An unresolved alert with ``group_key`` (the one a near-duplicate folds into), if any."""
+    return session.scalars(
+        select(AlertRow)
+        .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
+        .limit(1)
+    ).first()
+
+
+def open_team_alerts(session: Session, *, team: str) -> list[AlertRow]:
+    """A team's firing and acknowledged alerts, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertRow)
+            .where(
+                AlertRow.team == team,
+                AlertRow.status.in_([str(AlertStatus.FIRING), str(AlertStatus.ACKNOWLEDGED)]),
+            )
+            .order_by(AlertRow.id)
+        ).all()
+    )
 
 
 def count_alerts(session: Session, *, status: str | None = None) -> int:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerting import lifecycle
@@ -137,7 +136,7 @@ def bulk(
         raise Conflict(f"at most {BULK_MAX} alerts at once")
     result = BulkResult()
     with ctx.session_factory.begin() as session:
-        rows = {r.id: r for r in session.scalars(select(AlertRow).where(AlertRow.id.in_(ids))).unique()}
+        rows = alert_store.alerts_by_id(session, alert_ids=ids)
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"alert #{missing[0]} does not exist")
@@ -179,5 +178,4 @@ def resend(ctx: WebContext, delivery_id: int) -> None:
 
 def deliveries_of(session: Session, alert_id: int) -> list[DeliveryRow]:
     """Every outbox row of one alert, oldest first."""
-    stmt = select(DeliveryRow).where(DeliveryRow.alert_id == alert_id).order_by(DeliveryRow.id)
-    return list(session.scalars(stmt))
+    return alert_store.deliveries_of(session, alert_id=alert_id)

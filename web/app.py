@@ -13,7 +13,6 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -21,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from alerting.config import TeamConfig
 from alerting.replies import ReplyDesk
 from scheduler.heartbeat import HEARTBEAT, Heartbeat
+from storage import metrics_queries
 from web.api import alerts as alerts_api
 from web.api import analytics as analytics_api
 from web.api import auth as auth_api
@@ -163,7 +163,7 @@ def create_app(
             return JSONResponse({"status": "unavailable", "scheduler": detail}, status_code=503)
         try:
             with ctx.session_factory() as session:
-                session.execute(text("SELECT 1"))
+                metrics_queries.ping(session)
         except Exception:
             # Any failure means "not healthy"; the reason goes to the log, not to the prober.
             log.warning("health check: database unreachable", exc_info=True)

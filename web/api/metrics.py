@@ -20,12 +20,12 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from alerting.config import TeamConfig
 from scheduler import metrics as stage_metrics
 from scheduler.heartbeat import Heartbeat
-from storage.models import AlertRow, DeliveryRow, MentionRow, SourceHealthRow
+from storage import metrics_queries as queries
+from storage import sources as source_repo
 from web.api.cases import case_metric_families
 from web.context import WebContext
 
@@ -101,27 +101,17 @@ class DatabaseCollector(Collector):
         now = self._ctx.now()
         out = _Families.empty()
         with self._ctx.session_factory() as session:
-            by_source = select(MentionRow.source, func.count()).group_by(MentionRow.source)
-            for source, n in session.execute(by_source):
+            for source, n in queries.mentions_by_source(session):
                 out.mentions.add_metric([source], n)
-            last_hour = session.scalar(
-                select(func.count())
-                .select_from(MentionRow)
-                .where(MentionRow.collected_at >= now - timedelta(hours=1))
-            )
-            out.last_hour.add_metric([], last_hour or 0)
-            for status, n in session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)):
+            last_hour = queries.mentions_collected_since(session, since=now - timedelta(hours=1))
+            out.last_hour.add_metric([], last_hour)
+            for status, n in queries.alerts_by_status(session):
                 out.alerts.add_metric([status], n)
-            outbox = session.execute(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status))
-            for status, n in outbox:
+            for status, n in queries.deliveries_by_status(session):
                 out.deliveries.add_metric([status], n)
-            overdue = session.scalar(
-                select(func.count())
-                .select_from(DeliveryRow)
-                .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now - OVERDUE_AFTER)
-            )
-            out.overdue.add_metric([], overdue or 0)
-            for row in session.scalars(select(SourceHealthRow).order_by(SourceHealthRow.source)):
+            overdue = queries.overdue_deliveries(session, due_before=now - OVERDUE_AFTER)
+            out.overdue.add_metric([], overdue)
+            for row in source_repo.list_health(session):
                 out.failures.add_metric([row.source, row.kind], row.consecutive_failures)
                 if row.last_success_at is not None:
                     out.last_success.add_metric([row.source, row.kind], row.last_success_at.timestamp())
