@@ -1,21 +1,26 @@
 """Ingest throughput: collect -> dedup -> store for 100k demo-shaped mentions, SQLite and PostgreSQL.
 
 Also measures, in the same run and on the same rows, batched storing against
-one-row-at-a-time storing (one INSERT per mention, and one transaction per mention).
+one-row-at-a-time storing (one INSERT per mention, and one transaction per mention), and
+`earshot import`'s parse-and-store path (``import_items`` over a JSON lines file with the
+classification given) with the rollups maintained against the same import without them.
 
-    python -m bench.ingest [--mentions 100000] [--single 5000] [--postgres URL]
+    python -m bench.ingest [--mentions 100000] [--single 5000] [--import-lines 50000] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,9 +28,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from collectors.base import CollectorContext
 from collectors.demo import DemoCollector, DemoOptions
 from collectors.matching import BrandMatcher, BrandSpec
-from domain import Mention
+from domain import Classification, Mention
 from storage import mentions as repo
+from storage import rollups
 from storage.db import create_db_engine, session_factory, upgrade
+from storage.importer import import_items, parse_json_lines
 
 BRANDS = [
     BrandSpec("Lumora", ("lumora OR @lumora OR @LumoraSupport OR #lumoracloud",)),
@@ -147,13 +154,105 @@ def run_backend(label: str, url: str, mentions: list[Mention], single: int, coll
     )
 
 
+def write_import_file(path: Path, n: int, *, days: float = 30, seed: int = 1) -> None:
+    """``n`` JSON lines over ``days`` x 5 brands, classification given (bench/web.py's shape)."""
+    rng = random.Random(seed)
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    brands = ["Lumora", "Vantix", "Orbly", "Quenta", "Halvo"]
+    categories = ["outage", "billing", "praise", "question", "product_feedback", "customer_service"]
+    offsets = sorted(rng.random() * days * 86_400 for _ in range(n))
+    with path.open("w", encoding="utf-8") as out:
+        for i, offset in enumerate(offsets):
+            named = list(dict.fromkeys(rng.choices(brands, [40, 25, 15, 12, 8], k=1 + (rng.random() < 0.1))))
+            record = {
+                "source": rng.choice(["reddit", "mastodon", "news", "reviews", "forum"]),
+                "external_id": f"imp-{i}",
+                "url": f"https://social.example/imp/{i}",
+                "text": f"post {i} about {' and '.join(named)}",
+                "language": rng.choice(["en", "en", "de", None]),
+                "published_at": (end - timedelta(days=days, seconds=-offset)).isoformat(),
+                "brands": named,
+                "author": {"handle": f"@user{rng.randrange(20_000)}", "followers": rng.randrange(100_000)},
+                "classification": {
+                    "sentiment": rng.choice(["negative", "neutral", "positive"]),
+                    "categories": rng.sample(categories, rng.randrange(3)),
+                },
+            }
+            out.write(json.dumps(record) + "\n")
+
+
+def _no_model(mentions: list[Mention]) -> list[Classification]:
+    raise AssertionError("every benchmark line carries its classification")
+
+
+def import_seconds(sessions: sessionmaker[Session], path: Path, *, expect_new: bool) -> float:
+    """Parse and store ``path`` as `earshot import` does (no start-up); seconds."""
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        report = import_items(
+            sessions=sessions,
+            items=(item for _, item in parse_json_lines(stream)),
+            classify=_no_model,
+            now=lambda: datetime.now(UTC),
+        )
+    seconds = time.perf_counter() - started
+    if report.errors or (report.duplicates if expect_new else report.stored):
+        raise RuntimeError(f"benchmark import went wrong: {report}")
+    return seconds
+
+
+@contextmanager
+def without_rollups() -> Iterator[None]:
+    """Benchmark only: storing with rollup maintenance switched off."""
+    original = rollups.apply
+    rollups.apply = lambda session, deltas: None
+    try:
+        yield
+    finally:
+        rollups.apply = original
+
+
+def run_import(label: str, database: Callable[[], AbstractContextManager[str]], path: Path, n: int) -> None:
+    """Import rate with and without rollups (alternating rounds, fresh database each), and re-import."""
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    again = 0.0
+    for _round in range(2):
+        for maintained in (True, False):
+            with database() as url:
+                engine = create_db_engine(url)
+                upgrade(engine)
+                sessions = session_factory(engine)
+                with nullcontext() if maintained else without_rollups():
+                    rates[maintained].append(n / import_seconds(sessions, path, expect_new=True))
+                if maintained:
+                    again = n / import_seconds(sessions, path, expect_new=False)
+                engine.dispose()
+    best = {k: max(v) for k, v in rates.items()}
+    print(
+        f"{label:<10} import {n:,} lines: {best[True]:,.0f}/s with rollups, {best[False]:,.0f}/s without "
+        f"(rollups cost {1 - best[True] / best[False]:.0%}; best of 2 each); re-import (all duplicates) "
+        f"{again:,.0f}/s; target 30,000/s: {best[True] / 30_000:.2f}x"
+    )
+
+
 def main(argv: list[str]) -> None:
     """Parse arguments and run both backends."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=5_000, help="rows for the one-at-a-time comparison")
+    parser.add_argument("--import-lines", type=int, default=50_000, help="lines per import run (0: skip)")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
+    if args.import_lines:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "history.jsonl"
+            # The issue's density (1,000,000 mentions over 30 days): rollup rows per batch, and so
+            # the rollups' share of the cost, depend on how many hours a batch spans.
+            write_import_file(path, args.import_lines, days=30 * args.import_lines / 1_000_000)
+            run_import("SQLite", sqlite_database, path, args.import_lines)
+            run_import("PostgreSQL", lambda: postgres_database(args.postgres), path, args.import_lines)
+    if not args.mentions:
+        return
     mentions, collect_seconds = collect(args.mentions)
     print(
         f"collected {len(mentions):,} demo-shaped mentions in {collect_seconds:.1f}s "

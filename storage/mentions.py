@@ -132,50 +132,6 @@ def store_mentions(
     return inserted
 
 
-def store_mentions_bulk(
-    session: Session,
-    mentions: Sequence[Mention],
-    classifications: Sequence[Classification | None] | None = None,
-    *,
-    now: datetime,
-) -> list[StoredMention]:
-    """``store_mentions`` for large batches (import): raw DBAPI writes, COPY on PostgreSQL.
-
-    Same guarantees: a (source, external_id) already stored is skipped, the first copy in the
-    batch wins, and the rollups are updated in this transaction for the new mentions only.
-    """
-    if not mentions:
-        return []
-    mentions = [bulk.cleaned(m) for m in mentions]
-    classes = list(classifications) if classifications is not None else [None] * len(mentions)
-    by_key: dict[MentionKey, int] = {}
-    for index, m in enumerate(mentions):
-        by_key.setdefault(m.key, index)
-    unique = [mentions[i] for i in by_key.values()]
-    writer = bulk.writer(session)
-    # Authors first: on SQLite that first write takes the database's write lock, so the key check
-    # and the ids handed out below cannot race another writer.
-    authors = writer.upsert_authors(_author_values(unique, now))
-    if writer.dialect == "sqlite":
-        known = _stored_keys(session, by_key)  # the mentions are cleaned already
-        by_key = {k: i for k, i in by_key.items() if k not in known}
-    ids = writer.new_ids(len(by_key))
-    todo = list(zip(ids, by_key.values(), strict=True))
-    rows = [{"id": row_id, **_mention_values(mentions[i], authors)} for row_id, i in todo]
-    stored_ids = set(writer.insert_mentions(rows))
-    inserted = [StoredMention(row_id, mentions[i], classes[i]) for row_id, i in todo if row_id in stored_ids]
-    writer.insert_rows(
-        MentionBrandRow.__table__,
-        [{"mention_id": s.id, "brand": b} for s in inserted for b in dict.fromkeys(s.mention.brands)],
-    )
-    writer.insert_rows(
-        ClassificationRow.__table__,
-        [classification_values(s.id, s.classification, now) for s in inserted if s.classification],
-    )
-    rollups.apply(session, rollups.Deltas.of(_rollup_item(s) for s in inserted))
-    return inserted
-
-
 def _author_values(mentions: Sequence[Mention], now: datetime) -> list[dict[str, Any]]:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for m in mentions:
@@ -338,12 +294,15 @@ def mention_query(
         )
     if source:
         stmt = stmt.where(MentionRow.source == source)
-    if sentiment or urgency or category:
+    if urgency:
+        # An IN over the (rare) urgent classifications: SQLite then starts from the urgency index
+        # instead of probing it for every mention of the window, newest first.
+        urgent = select(ClassificationRow.mention_id).where(ClassificationRow.urgency == urgency)
+        stmt = stmt.where(MentionRow.id.in_(urgent))
+    if sentiment or category:
         stmt = stmt.join(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
         if sentiment:
             stmt = stmt.where(ClassificationRow.sentiment == sentiment)
-        if urgency:
-            stmt = stmt.where(ClassificationRow.urgency == urgency)
         if category:
             # JSON containment differs per backend; a quoted substring match works on both.
             stmt = stmt.where(ClassificationRow.categories.cast(Text()).contains(f'"{category}"'))

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, case, delete, func, insert, literal, l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage import bulk
 from storage.models import ClassificationRow, MentionBrandRow, MentionRow
 from storage.rollup_tables import ALL_BRANDS, RollupCategoryRow, RollupCountRow
 
@@ -117,32 +118,11 @@ def apply(session: Session, deltas: Deltas) -> None:
         if n:
             row = rows.setdefault(key, _count_row(key))
             row[measure] += n
-    shrunk: set[int] = set()
-    if rows:
-        table = RollupCountRow.__table__
-        stmt = dialect_insert(session, table)  # type: ignore[arg-type]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["hour", "brand", "sentiment"],
-            set_={
-                "mentions": table.c.mentions + stmt.excluded.mentions,
-                "stories": table.c.stories + stmt.excluded.stories,
-            },
-        )
-        # Sorted so concurrent writers lock rows in the same order (no deadlocks on PostgreSQL).
-        session.execute(stmt, [rows[k] for k in sorted(rows)])
-        shrunk |= {k[0] for k, r in rows.items() if r["mentions"] < 0}
     cats = sorted((k, n) for k, n in deltas.categories.items() if n)
-    if cats:
-        table = RollupCategoryRow.__table__
-        stmt = dialect_insert(session, table)  # type: ignore[arg-type]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["hour", "brand", "category"],
-            set_={"mentions": table.c.mentions + stmt.excluded.mentions},
-        )
-        session.execute(
-            stmt, [{"hour": h, "brand": b, "category": c, "mentions": n} for (h, b, c), n in cats]
-        )
-        shrunk |= {k[0] for k, n in cats if n < 0}
+    # Sorted so concurrent writers lock rows in the same order (no deadlocks on PostgreSQL).
+    counts = [(k[0], k[1], k[2], rows[k]["mentions"], rows[k]["stories"]) for k in sorted(rows)]
+    bulk.upsert_rollups(session, counts, [(h, b, c, n) for (h, b, c), n in cats])
+    shrunk = {k[0] for k, r in rows.items() if r["mentions"] < 0} | {k[0] for k, n in cats if n < 0}
     for chunk in _chunks(sorted(shrunk)):
         # Rows that count nothing would only slow the reads down.
         session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from domain import MentionKey
 from storage import mentions as repo
 from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
 from tests.factories import T0, mention
+from tests.web.factories import classification as factory_classification
 
 
 def _count(session: Session, model: type) -> int:
@@ -175,3 +177,30 @@ def test_delete_mentions_removes_their_rows(sessions: sessionmaker[Session]) -> 
         assert [m.external_id for m in s.scalars(select(MentionRow))] == ["2"]
         assert _count(s, MentionBrandRow) == 1
         assert _count(s, ClassificationRow) == 1
+
+
+def test_urgency_filter_alone_and_with_sentiment_and_category(sessions: sessionmaker[Session]) -> None:
+    labels = [
+        ("1", "negative", "high", ("outage",)),
+        ("2", "positive", "high", ()),
+        ("3", "negative", "low", ("outage",)),
+        ("4", "negative", "critical", ("outage",)),
+    ]
+    with sessions() as s, s.begin():
+        repo.store_mentions(
+            s,
+            [mention(ext, f"lumora {ext}") for ext, *_ in labels] + [mention("5", "lumora unclassified")],
+            [factory_classification(feel, urgency, categories) for _, feel, urgency, categories in labels]
+            + [None],
+            now=T0,
+        )
+
+    def ids(**filters: Any) -> list[str]:
+        with sessions() as s:
+            return sorted(row.external_id for row in repo.list_mentions(s, **filters))
+
+    assert ids(urgency="high") == ["1", "2"]
+    assert ids(urgency="high", sentiment="negative") == ["1"]
+    assert ids(urgency="high", category="outage") == ["1"]
+    assert ids(urgency="critical", sentiment="positive") == []
+    assert ids(sentiment="negative") == ["1", "3", "4"]
