@@ -1,5 +1,5 @@
 """Analytics queries for the marketers' dashboard: searches in the query language, streamed
-exports, authors by reach and the texts behind emerging terms.
+exports, authors by reach (``storage.reach``, re-exported here) and the texts behind emerging terms.
 
 Every function takes a session and never commits. Aggregates over time (volume, sentiment,
 share of voice, categories) stay in ``storage.trends``; this module holds what reads mention rows.
@@ -11,14 +11,17 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, Text, and_, func, not_, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import find_tables
 
 from collectors.query import Node, QuerySyntaxError, parse_query
 from collectors.query.ast import And, Anything, From, Handle, Lang, Near, Not, Or, Phrase, Site, Tag, Term
 from domain import Sentiment
 from storage.models import AuthorRow, ClassificationRow, MentionBrandRow, MentionRow
-from storage.trends import UNCLASSIFIED, AuthorCount, utc
+from storage.reach import about
+from storage.reach import top_authors_by_reach as top_authors_by_reach
+from storage.trends import UNCLASSIFIED, utc
 
 # What a streamed export fetches per round trip: big enough to be fast, small enough to stay flat.
 EXPORT_CHUNK = 1000
@@ -136,8 +139,9 @@ def search_conditions(
     """
     conditions: list[ColumnElement[bool]] = []
     if brand:
-        brands = select(MentionBrandRow.mention_id).where(MentionBrandRow.brand == brand)
-        conditions.append(MentionRow.id.in_(brands))
+        # A correlated EXISTS: a page newest first then walks the time index and stops after a
+        # page, where IN (SELECT ...) read every mention of the brand and sorted them.
+        conditions += about([brand])
     if source:
         conditions.append(MentionRow.source == source)
     if sentiment == UNCLASSIFIED:
@@ -163,16 +167,27 @@ def search_conditions(
     return conditions
 
 
-def _filtered(stmt: Select[Any], conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
-    stmt = stmt.outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
+def _filtered(
+    stmt: Select[Any], conditions: Sequence[ColumnElement[bool]], *, join: bool = True
+) -> Select[Any]:
+    # At most one classification per mention, so leaving the outer join out when no condition
+    # reads it (``join=False``) selects the same mentions.
+    if join or any(_reads_classification(c) for c in conditions):
+        stmt = stmt.outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
     return stmt.where(*conditions) if conditions else stmt
+
+
+def _reads_classification(condition: ColumnElement[bool]) -> bool:
+    return ClassificationRow.__table__ in find_tables(condition, check_columns=True)
 
 
 def search_page(
     session: Session, conditions: Sequence[ColumnElement[bool]], *, limit: int, offset: int
 ) -> tuple[list[MentionRow], int]:
     """One page of matching mentions, newest first, and how many match in all."""
-    ids = _filtered(select(MentionRow.id), conditions)
+    # Without the join when no filter needs it: counting every mention then reads one index,
+    # not the mentions joined with their classifications (53 ms against 0.6 at 200k on SQLite).
+    ids = _filtered(select(MentionRow.id), conditions, join=False)
     total = int(session.scalar(select(func.count()).select_from(ids.subquery())) or 0)
     page_ids = ids.order_by(MentionRow.published_at.desc(), MentionRow.id.desc()).limit(limit).offset(offset)
     wanted = list(session.scalars(page_ids))
@@ -235,45 +250,6 @@ def _in_window(since: datetime, until: datetime) -> list[ColumnElement[bool]]:
     return [MentionRow.published_at >= utc(since), MentionRow.published_at < utc(until)]
 
 
-def _about(brands: Sequence[str] | None) -> list[ColumnElement[bool]]:
-    if brands is None:
-        return []
-    if not brands:
-        return [false()]
-    return [
-        MentionRow.id.in_(select(MentionBrandRow.mention_id).where(MentionBrandRow.brand.in_(list(brands))))
-    ]
-
-
-def top_authors_by_reach(
-    session: Session,
-    *,
-    since: datetime,
-    until: datetime,
-    brands: Sequence[str] | None = None,
-    limit: int = 10,
-) -> list[AuthorCount]:
-    """Authors with the most followers who mentioned ``brands`` in the window; owned posts excluded.
-
-    Ties (and authors whose followers are unknown, listed last) go to whoever said more.
-    """
-    mentions = func.count(MentionRow.id).label("mentions")
-    engagement = func.coalesce(func.sum(MentionRow.likes + MentionRow.shares + MentionRow.replies), 0)
-    reach = func.coalesce(AuthorRow.followers, -1)
-    stmt = (
-        select(AuthorRow, mentions, engagement.label("engagement"))
-        .join(MentionRow, MentionRow.author_id == AuthorRow.id)
-        .where(*_in_window(since, until), *_about(brands), MentionRow.owned.is_(False))
-        .group_by(AuthorRow.id)
-        .order_by(reach.desc(), mentions.desc(), AuthorRow.handle)
-        .limit(limit)
-    )
-    return [
-        AuthorCount(a.source_kind, a.handle, a.display_name, a.followers, a.url, int(n), int(e))
-        for a, n, e in session.execute(stmt)
-    ]
-
-
 def texts_in(
     session: Session, *, since: datetime, until: datetime, brands: Sequence[str] | None = None, limit: int
 ) -> list[str]:
@@ -284,7 +260,7 @@ def texts_in(
     """
     stmt = (
         select(MentionRow.title, MentionRow.text)
-        .where(*_in_window(since, until), *_about(brands))
+        .where(*_in_window(since, until), *about(brands))
         .order_by(MentionRow.published_at.desc(), MentionRow.id.desc())
         .limit(limit)
     )

@@ -14,8 +14,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.analytics import _about, _in_window
+from storage.analytics import _in_window
 from storage.models import AuthorRow, ClassificationRow, MentionRow
+from storage.reach import about
 from storage.report_tables import ReportSendRow
 from storage.trends import utc
 
@@ -61,7 +62,7 @@ def most_engaged(
         select(MentionRow, AuthorRow.handle, ClassificationRow.sentiment, engagement)
         .outerjoin(AuthorRow, AuthorRow.id == MentionRow.author_id)
         .outerjoin(ClassificationRow, ClassificationRow.mention_id == MentionRow.id)
-        .where(*_in_window(since, until), *_about(brands), MentionRow.owned.is_(False))
+        .where(*_in_window(since, until), *about(brands), MentionRow.owned.is_(False))
         .order_by(engagement.desc(), MentionRow.id)
         .limit(limit)
     )

@@ -6,10 +6,10 @@ division on every backend and no time-zone arithmetic happens in SQL.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base
+from storage.models import AuthorRow, Base, MentionRow
 
 # The category rollup's brand for "every mention, whatever brands it names": counted once each.
 ALL_BRANDS = ""
@@ -42,3 +42,10 @@ class RollupCategoryRow(Base):
     brand: Mapped[str] = mapped_column(String(128), primary_key=True)
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
     mentions: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Indexes on the mentions and authors tables that only analytics reads need (migration 0013),
+# declared here so the metadata matches the migrated schema. Top authors by reach walk the
+# authors by followers and probe each one's mentions of the window (storage.reach).
+Index("ix_authors_followers", AuthorRow.followers)
+Index("ix_mentions_author_published", MentionRow.author_id, MentionRow.published_at)

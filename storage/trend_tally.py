@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from domain import Sentiment
@@ -29,6 +29,7 @@ BUCKET_SIZES: dict[str, timedelta] = {
 }
 UNCLASSIFIED = rollups.UNCLASSIFIED
 SENTIMENTS: tuple[str, ...] = (*(str(s) for s in Sentiment), UNCLASSIFIED)
+_KNOWN: tuple[str, ...] = tuple(str(s) for s in Sentiment)
 _Row = TypeVarTuple("_Row")
 
 
@@ -173,20 +174,43 @@ def _rollup_tally(
 ) -> Counter[_Key]:
     """Group the rollup rows of the whole hours [hours[0], hours[1])."""
     table = RollupCountRow
-    measure = func.sum(table.mentions if unit == "mentions" else table.stories)
-    cols: list[Any] = [table.brand]
+    value = table.mentions if unit == "mentions" else table.stories
+    keys: list[Any] = []
     if bucket is not None:
-        cols.append(literal_column(_ROLLUP_BUCKETS[bucket]).label("bucket"))
+        keys.append(literal_column(_ROLLUP_BUCKETS[bucket]).label("bucket"))
+    keys.append(table.brand)
+    measures: list[Any] = [func.sum(value)]
     if by_sentiment:
-        cols.append(table.sentiment)
-    stmt = select(*cols, measure).where(table.hour >= hours[0], table.hour < hours[1])
+        # One row per bucket and brand with a column per sentiment, not a row per sentiment: a
+        # 30-day hourly chart fetches a quarter of the rows. Whatever the three columns leave
+        # of the total is unclassified, exactly as ``_feeling`` files it.
+        measures += [func.sum(case((table.sentiment == s, value), else_=0)) for s in _KNOWN]
+    stmt = select(*keys, *measures).where(table.hour >= hours[0], table.hour < hours[1])
     if brands is not None:
         stmt = stmt.where(table.brand.in_(list(brands)))
+    # Hourly buckets group in the primary key's order (hour, brand): no temporary sort.
+    stmt = stmt.group_by(*keys)
     out: Counter[_Key] = Counter()
-    for row in session.execute(stmt.group_by(*cols)):
-        start = _rollup_bucket_start(int(row[1]), bucket) if bucket is not None else None
-        feeling = _feeling(row[-2]) if by_sentiment else None
-        out[(row[0], start, feeling)] += int(row[-1] or 0)
+    starts: dict[int, datetime] = {}
+    width = len(keys)
+    # Core, not ORM, execution: the ORM's per-row handling cost more than the query.
+    for row in session.connection().execute(stmt).all():
+        start: datetime | None = None
+        if bucket is not None:
+            # One datetime per bucket, not one per row.
+            start = starts.get(row[0])
+            if start is None:
+                start = starts[row[0]] = _rollup_bucket_start(int(row[0]), bucket)
+        brand = row[width - 1]
+        total = int(row[width] or 0)
+        if not by_sentiment:
+            out[(brand, start, None)] += total
+            continue
+        for feeling, n in zip(_KNOWN, row[width + 1 :], strict=True):
+            if n:
+                out[(brand, start, feeling)] += int(n)
+                total -= int(n)
+        out[(brand, start, UNCLASSIFIED)] += total
     return out
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage import analytics, trends
 from storage.analytics_terms import emerging_terms
+from storage.trend_tally import tally
 from web.api.trends import MAX_BUCKETS
 from web.context import WebContext
 
@@ -230,10 +231,9 @@ def summary(
 ) -> list[BrandSummary]:
     """Each compared brand's mentions, net sentiment and share of voice, against the previous period."""
     before_since, before_until = view.previous
-    # One query for the previous period: its mention counts are the sums over sentiments.
-    before_feelings = trends.sentiment(
-        session, since=before_since, until=before_until, bucket=view.bucket, brands=view.brands
-    )
+    # One query for the previous period, without buckets (only its totals are shown): its
+    # mention counts are the sums over sentiments.
+    before_feelings = period_sentiment(session, before_since, before_until, view.brands)
     before_counts = {b: _total(before_feelings.get(b, {})) for b in view.brands}
     before_total = sum(before_counts.values())
     total = sum(sum(v) for v in volume.values())
@@ -264,6 +264,19 @@ def summary(
             )
         )
     return rows
+
+
+def period_sentiment(
+    session: Session, since: datetime, until: datetime, brands: list[str]
+) -> dict[str, dict[str, list[int]]]:
+    """Mentions per brand per sentiment over the whole period, each as a one-bucket series."""
+    per_brand: dict[str, dict[str, list[int]]] = {}
+    for (brand, _, feeling), n in tally(
+        session, since, until, bucket=None, brands=brands, by_sentiment=True
+    ).items():
+        if feeling is not None:
+            per_brand.setdefault(brand, {s: [0] for s in trends.SENTIMENTS})[feeling][0] += n
+    return per_brand
 
 
 def categories(session: Session, view: View, limit: int = 10) -> list[CategoryChange]:

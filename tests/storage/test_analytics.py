@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.query import QuerySyntaxError
+from domain import Mention
 from storage.analytics import (
     EXPORT_COLUMNS,
     iter_export,
@@ -18,6 +23,7 @@ from storage.analytics import (
     texts_in,
     top_authors_by_reach,
 )
+from tests.databases import _truncate
 from tests.web.factories import NOW, classification, mention, store
 
 HOUR = timedelta(hours=1)
@@ -142,3 +148,53 @@ def test_texts_in_reads_titles_and_caps_the_sample(
         capped = texts_in(session, since=NOW - HOUR, until=NOW + HOUR, brands=None, limit=3)
     assert "Refund policy\nbody" in texts and "refund at Rival" not in texts
     assert len(texts) == 9 and len(capped) == 3
+
+
+HANDLES = ("@ann", "@bob", "@cy", "@dia", "@eva", "@fox")
+BASE = NOW - timedelta(days=2)
+
+
+@st.composite
+def author_histories(draw: Any) -> list[Mention]:
+    """Random mentions by a few authors (reach ties, unknown and zero reach), some owned."""
+    reach = {h: draw(st.sampled_from([None, 0, 5, 100, 100, 3000])) for h in HANDLES}
+    items = []
+    for i in range(draw(st.integers(0, 30))):
+        handle = draw(st.sampled_from(HANDLES))
+        item = mention(
+            f"m{i}",
+            at=BASE + timedelta(minutes=draw(st.integers(0, 2 * 24 * 60 - 1))),
+            brands=draw(
+                st.lists(st.sampled_from(["Acme", "Rival", "Zed"]), min_size=1, max_size=2, unique=True)
+            ),
+            handle=handle,
+            followers=reach[handle],
+            likes=draw(st.integers(0, 3)),
+        )
+        items.append(dataclasses.replace(item, owned=draw(st.integers(0, 5)) == 0))
+    return items
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    items=author_histories(),
+    start=st.integers(0, 2 * 24 * 60),
+    length=st.integers(1, 2 * 24 * 60),
+    limit=st.integers(1, 5),
+)
+def test_walking_authors_by_reach_equals_grouping_every_mention(
+    engine: Engine, items: list[Mention], start: int, length: int, limit: int
+) -> None:
+    _truncate(engine)
+    sessions = sessionmaker(engine)
+    if items:
+        store(sessions, [(m, None) for m in items])
+    since = BASE + timedelta(minutes=start, seconds=13)
+    until = since + timedelta(minutes=length)
+    with sessions() as session:
+        for brands in (None, [], ["Acme"], ["Rival", "Zed"]):
+            window: dict[str, Any] = {"since": since, "until": until, "brands": brands, "limit": limit}
+            walked = top_authors_by_reach(session, **window, walk=True)
+            assert walked == top_authors_by_reach(session, **window, walk=False)
+            # The default picks a plan by the window's volume; the answer is the same.
+            assert top_authors_by_reach(session, **window) == walked

@@ -5,7 +5,20 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from storage.analytics_terms import document_counts, emerging_terms, log_odds, stop_words, terms_of
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.query.parser import fold
+from storage.analytics_terms import (
+    _HANDLE,
+    _URL,
+    _WORD,
+    document_counts,
+    emerging_terms,
+    log_odds,
+    stop_words,
+    terms_of,
+)
 
 EVERYDAY = ["support", "cloud", "hub", "account", "service", "login", "dashboard", "update", "team", "price"]
 
@@ -64,3 +77,44 @@ def test_nothing_emerges_from_nothing() -> None:
 
 def test_a_one_word_vocabulary_has_no_contrast() -> None:
     assert log_odds(Counter({"mention": 2}), Counter({"mention": 1})) == {"mention": 0.0}
+
+
+def _uncached_terms(text: str, exclude: frozenset[str]) -> set[str]:
+    # The definition: links out, then handles out, then the folded words.
+    text = _HANDLE.sub(" ", _URL.sub(" ", text))
+    return {
+        w for w in _WORD.findall(fold(text)) if len(w) >= 3 and w not in stop_words() and w not in exclude
+    }
+
+
+PIECES = [
+    "Refund",
+    "WWW.acme.io/x",
+    "www",
+    "HTTPS://a.b/c",
+    "http:/x",
+    "://",
+    "@ann",
+    "a@b.c",
+    "x@",
+    "héllo",
+    "ſtraße",
+    "ＦＵＬＬ",
+    "don't",
+    "re-do",
+    "42nd",
+    "the",
+    "Acme",
+    " ",
+    ".",
+    "\n",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=12))
+def test_cached_words_equal_the_definition(parts: list[str]) -> None:
+    text = "".join(parts)
+    exclude = frozenset({"acme"})
+    assert terms_of(text, exclude) == _uncached_terms(text, exclude)
+    assert terms_of(text, exclude) == _uncached_terms(text, exclude)  # from the cache
+    assert document_counts([text, text], exclude) == Counter({w: 2 for w in _uncached_terms(text, exclude)})

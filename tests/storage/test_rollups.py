@@ -24,6 +24,7 @@ from storage import mentions as repo
 from storage import rollups, trends
 from storage.db import create_db_engine, upgrade
 from storage.rollup_tables import RollupCategoryRow, RollupCountRow
+from storage.trend_tally import tally
 from tests.databases import _truncate
 from tests.web.factories import classification, mention
 
@@ -91,7 +92,13 @@ def _assert_trends_agree(session: Session, since: datetime, until: datetime) -> 
             picked = {**kwargs, "brands": ["Rival", "Nobody"]}
             assert trends.volume(session, **picked) == trends.volume(session, **picked, use_rollups=False)
         window: dict[str, Any] = {"since": since, "until": until, "bucket": bucket}
-        assert trends.sentiment(session, **window) == trends.sentiment(session, **window, use_rollups=False)
+        per_bucket = trends.sentiment(session, **window)
+        assert per_bucket == trends.sentiment(session, **window, use_rollups=False)
+    # Whole-window totals per brand and sentiment (the dashboard's previous period) add up the same.
+    totals = tally(session, since, until, bucket=None, brands=None, by_sentiment=True)
+    assert {(b, f): n for (b, _, f), n in totals.items() if n} == {
+        (b, f): sum(counts) for b, lines in per_bucket.items() for f, counts in lines.items() if sum(counts)
+    }
     for unit in ("mentions", "stories"):
         span: dict[str, Any] = {"since": since, "until": until, "brands": BRANDS, "unit": unit}
         assert trends.share_of_voice(session, **span) == trends.share_of_voice(

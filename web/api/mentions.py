@@ -62,12 +62,15 @@ def list_mentions(
     found: Filters,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
-) -> MentionPage:
+) -> Response:
     """Mentions matching every given filter, newest first, one page at a time."""
     with ctx.session_factory() as session:
         rows, total = search(session, found, limit=limit, offset=offset)
         items = [mention_out(row) for row in rows]
-    return MentionPage(items=items, total=total, limit=limit, offset=offset)
+    page = MentionPage(items=items, total=total, limit=limit, offset=offset)
+    # Serialised by pydantic-core in one step: FastAPI would validate the page again and encode
+    # it in Python, a third of this endpoint's time.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def export_rows(ctx: WebContext, found: MentionFilters) -> Iterator[tuple[Any, ...]]:
