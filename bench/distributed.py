@@ -4,7 +4,8 @@ Each mode runs as real `earshot run` processes on a throwaway PostgreSQL databas
 worker modes) a private nats-server, collecting ``--mentions`` mentions spread over ``--sources``
 counting sources; every mention is its own outage story, so each raises one alert, posted to a
 webhook served here. It prints, per mode: mentions/s from the first mention stored to the last
-alert received, p50/p95 from alert stored to webhook received, and each process's peak RSS.
+alert received, p50/p95 from alert stored to webhook received, p95 from mention collected to webhook
+received, and each process's peak RSS.
 
     python -m bench.distributed [--mentions 2000] [--sources 4] [--classifier transformer] [--threads 1]
     python -m bench.distributed --modes 1 --soak 600 --window-hours 0.05   # RSS over time, index evicted
@@ -28,91 +29,16 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
-from collectors.base import Collector, CollectorOptions, Cursor, FetchResult
-from domain import Author, Mention
+from bench.counting import CountingCollector
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-WORDS = [
-    "amber",
-    "basil",
-    "cedar",
-    "delta",
-    "ember",
-    "fjord",
-    "garnet",
-    "harbor",
-    "indigo",
-    "jasper",
-    "kestrel",
-    "lagoon",
-    "marble",
-    "nectar",
-    "onyx",
-    "prairie",
-    "quartz",
-    "raven",
-    "sierra",
-    "tundra",
-    "umber",
-    "velvet",
-    "willow",
-    "xenon",
-    "yonder",
-    "zephyr",
-    "atlas",
-    "beacon",
-    "canyon",
-    "dune",
-    "echo",
-    "falcon",
-]
-
-
-class CountingOptions(CollectorOptions):
-    """How many mentions in all, and how many one fetch returns."""
-
-    total: int = 500
-    per_fetch: int = 100
-
-
-class CountingCollector(Collector[CountingOptions]):
-    """Mentions 0..total-1, ``per_fetch`` at a time; each an outage report of its own story."""
-
-    kind: ClassVar[str] = "bench-counting"
-    options_model: ClassVar[type[CollectorOptions]] = CountingOptions
-
-    def fetch(self, cursor: Cursor | None) -> FetchResult:
-        """The next ``per_fetch`` mentions after the cursor."""
-        start = int((cursor or {}).get("n", 0))
-        end = min(self.options.total, start + self.options.per_fetch)
-        now = datetime.now(UTC)
-        mentions = []
-        for n in range(start, end):
-            seed = sum(map(ord, self.name))
-            words = " ".join(f"{WORDS[(n * 7 + k * 11 + seed) % len(WORDS)]}{n}{self.name}" for k in range(6))
-            mentions.append(
-                Mention(
-                    source=self.name,
-                    source_kind=self.kind,
-                    external_id=f"{self.name}-{n}",
-                    text=f"@lumora is down again {words}, outage, sync stuck and 500 errors everywhere",
-                    author=Author(handle=f"user{n}", followers=5000),
-                    published_at=now,
-                    collected_at=now,
-                    brands=("Lumora",),
-                    queries=("lumora",),
-                    language="en",
-                )
-            )
-        return FetchResult(mentions=mentions, cursor={"n": end}, fetched=len(mentions))
 
 
 class Receiver:
@@ -160,6 +86,8 @@ class Result:
     seconds: float
     p50: float
     p95: float
+    # From the mention collected (before classify and store) to the webhook: what a user waits.
+    collected_p95: float
     rss_mb: dict[str, float]
     duplicates: int
     cpu_seconds: dict[str, float]
@@ -180,7 +108,7 @@ def _config(args: argparse.Namespace, db_url: str, nats_url: str, hook: str, mod
     # A soak never runs out of mentions.
     per_source = 10**9 if args.soak else args.mentions // args.sources
     sources = "\n".join(
-        f"  - {{name: s{i}, kind: bench-counting, interval_seconds: 1, jitter_seconds: 0, "
+        f"  - {{name: s{i}, kind: counting, interval_seconds: 1, jitter_seconds: 0, "
         f"options: {{total: {per_source}, per_fetch: {args.per_fetch}}}}}"
         for i in range(args.sources)
     )
@@ -337,30 +265,42 @@ def _figures(
 
     with engine.connect() as c:
         first = c.scalar(select(func.min(MentionRow.collected_at)))
-        created = dict(c.execute(select(AlertRow.id, AlertRow.created_at)).all())
-    latencies = []
+        created = {
+            alert_id: (at.timestamp(), collected.timestamp())
+            for alert_id, at, collected in c.execute(
+                select(AlertRow.id, AlertRow.created_at, MentionRow.collected_at).join(
+                    MentionRow, MentionRow.id == AlertRow.mention_id
+                )
+            )
+        }
+    stored: list[float] = []
+    collected: list[float] = []
     last = 0.0
     duplicates = 0
     for key, times in receiver.arrivals.items():
         alert_id = int(key.rsplit("-", 3)[1])
         duplicates += len(times) - 1
         last = max(last, times[0])
-        at = created.get(alert_id)
-        if at is not None:
-            latencies.append(times[0] - at.timestamp())
-    latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else 0.0
+        if alert_id in created:
+            stored.append(times[0] - created[alert_id][0])
+            collected.append(times[0] - created[alert_id][1])
     return Result(
         mode=label,
         mentions=expected,
         alerts=len(created),
         seconds=last - first.timestamp() if first else 0.0,
-        p50=statistics.median(latencies) if latencies else 0.0,
-        p95=p95,
+        p50=statistics.median(stored) if stored else 0.0,
+        p95=_p95(stored),
+        collected_p95=_p95(collected),
         rss_mb=rss,
         duplicates=duplicates,
         cpu_seconds=cpu,
     )
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
 
 
 def main(argv: list[str]) -> None:
@@ -369,7 +309,7 @@ def main(argv: list[str]) -> None:
         from collectors.registry import collectors
         from earshot.cli import app
 
-        collectors.register("bench-counting", CountingCollector)
+        collectors.register("counting", CountingCollector)
         app(argv[2:], prog_name="earshot")
         return
     parser = argparse.ArgumentParser(prog="python -m bench.distributed")
@@ -398,7 +338,10 @@ def main(argv: list[str]) -> None:
         f"{args.mentions} mentions, {args.sources} sources, classifier {args.classifier}, "
         f"{args.threads} thread(s)"
     )
-    print(f"{'mode':<12} {'mentions/s':>10} {'alerts':>7} {'p50 s':>7} {'p95 s':>7} {'dup':>4}  per process")
+    print(
+        f"{'mode':<12} {'mentions/s':>10} {'alerts':>7} {'p50 s':>7} {'p95 s':>7} {'coll p95':>8} "
+        f"{'dup':>4}  per process"
+    )
     for r in results:
         print(_line(r))
     base = next((r for r in results if r.mode == "1 worker"), None)
@@ -416,7 +359,8 @@ def _line(r: Result) -> str:
     rss = ", ".join(f"{k} {v:.0f}" for k, v in r.rss_mb.items())
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu_seconds.items())
     return (
-        f"{r.mode:<12} {r.rate:>10.1f} {r.alerts:>7} {r.p50:>7.2f} {r.p95:>7.2f} {r.duplicates:>4}  "
+        f"{r.mode:<12} {r.rate:>10.1f} {r.alerts:>7} {r.p50:>7.2f} {r.p95:>7.2f} "
+        f"{r.collected_p95:>8.2f} {r.duplicates:>4}  "
         f"RSS MB: {rss}; CPU s: {cpu}"
     )
 

@@ -94,6 +94,8 @@ class Components:
     # Our brands, competitors and own accounts: marks mentions and catches impersonators.
     brands: BrandBook = field(default_factory=BrandBook)
     neardup_lock: threading.Lock = field(default_factory=threading.Lock)
+    # One store transaction at a time in this process (see scheduler.pipeline.ingest).
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
     counters: Counters = field(default_factory=Counters)
     periodic: list[PeriodicJob] = field(default_factory=list)
     # Names this process in source leases (scheduled runs), so `earshot sources` can tell who holds one.

@@ -268,14 +268,18 @@ def ingest(
     report.failures = list(batch.failures)
     classified = classify_fetched(components, batch)
     report.duplicates = classified.duplicates
-    stored = stages.store_batch(
-        classified,
-        sessions=components.sessions,
-        router=components.router,
-        alerting=components.alerting,
-        cluster=components.cluster or memory_clusterer(components),
-        now=components.clock(),
-    )
+    # Source runs classify side by side, but store one at a time: every store of a brand updates
+    # the same rollup rows and holds them until its commit, so concurrent stores only queue in
+    # the database while they slice one interpreter's GIL, each taking several times as long.
+    with components.store_lock:
+        stored = stages.store_batch(
+            classified,
+            sessions=components.sessions,
+            router=components.router,
+            alerting=components.alerting,
+            cluster=components.cluster or memory_clusterer(components),
+            now=components.clock(),
+        )
     report.new, report.alerts, report.folded = stored.new, stored.alerts, stored.folded
     components.counters.add(
         runs=1,

@@ -2,7 +2,7 @@
 
 ``python -m tests.scheduler.scale_launcher [--stall STAGE --marks DIR] [--hold FILE] -- <earshot arguments>``
 
-It registers a ``counting`` collector (deterministic mentions, one distinct story each) and, with
+It registers the ``counting`` collector (``bench.counting``: numbered mentions, one story each) and, with
 ``--stall``, makes this process stop for good in the middle of one stage's work, after writing
 ``DIR/<stage>-<pid>``, so a test can SIGKILL it there. ``--hold FILE`` imports everything, then
 waits for FILE to exist before it runs the command: a stand-by process that takes over at once.
@@ -19,100 +19,12 @@ import os
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from collectors.base import Collector, CollectorOptions, Cursor, FetchResult
+from bench.counting import CountingCollector
+from collectors.base import FetchResult
 from collectors.registry import collectors
-from domain import Author, Mention
-
-WORDS = [
-    "amber",
-    "basil",
-    "cedar",
-    "delta",
-    "ember",
-    "fjord",
-    "garnet",
-    "harbor",
-    "indigo",
-    "jasper",
-    "kestrel",
-    "lagoon",
-    "marble",
-    "nectar",
-    "onyx",
-    "prairie",
-    "quartz",
-    "raven",
-    "sierra",
-    "tundra",
-    "umber",
-    "velvet",
-    "willow",
-    "xenon",
-    "yonder",
-    "zephyr",
-    "atlas",
-    "beacon",
-    "canyon",
-    "dune",
-    "echo",
-    "falcon",
-    "glacier",
-    "heron",
-    "island",
-    "jungle",
-    "koala",
-    "lotus",
-    "meadow",
-    "nimbus",
-    "orchid",
-    "pebble",
-]
-
-
-def story(prefix: str, n: int) -> str:
-    """An outage report whose extra words make it its own story (no near-duplicate of another)."""
-    words = [WORDS[(n * 7 + k * 13 + len(prefix)) % len(WORDS)] + str(n) for k in range(6)]
-    return f"lumora is down again {' '.join(words)}, sync stuck and 500 errors everywhere"
-
-
-class CountingOptions(CollectorOptions):
-    """How many mentions in all, and how many one fetch returns."""
-
-    total: int = 20
-    per_fetch: int = 20
-
-
-class CountingCollector(Collector[CountingOptions]):
-    """Mentions 0..total-1 of this source, ``per_fetch`` at a time, the cursor counting them."""
-
-    kind: ClassVar[str] = "counting"
-    options_model: ClassVar[type[CollectorOptions]] = CountingOptions
-
-    def fetch(self, cursor: Cursor | None) -> FetchResult:
-        """The next ``per_fetch`` mentions after the cursor."""
-        start = int((cursor or {}).get("n", 0))
-        end = min(self.options.total, start + self.options.per_fetch)
-        now = datetime.now(UTC)
-        mentions = [
-            Mention(
-                source=self.name,
-                source_kind=self.kind,
-                external_id=f"{self.name}-{n}",
-                text=story(self.name, n),
-                author=Author(handle=f"user{n}", followers=100),
-                published_at=now,
-                collected_at=now,
-                brands=("Lumora",),
-                queries=("lumora",),
-                language="en",
-            )
-            for n in range(start, end)
-        ]
-        return FetchResult(mentions=mentions, cursor={"n": end}, fetched=len(mentions))
 
 
 def _stall(marks: Path, stage: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from bench.counting import story
 from earshot.cli import app
 from scheduler.messages import CollectRequest, decode
 from storage.models import AlertRow, DeliveryRow, MentionRow
@@ -29,7 +30,6 @@ from tests.scheduler.scale_helpers import (
     stream_messages,
     wait_until,
 )
-from tests.scheduler.scale_launcher import story
 
 pytestmark = pytest.mark.slow
 # Several processes share one database: these run on PostgreSQL only.

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import alerting.service as alert_service
 from alerting.config import AlertingConfig, ChannelConfig, apply_channel_overrides
+from bench.counting import story
 from classifiers.base import ClassifierInput
 from classifiers.baseline import BaselineClassifier
 from collectors.base import FetchResult
@@ -28,7 +29,6 @@ from storage import sources as source_repo
 from storage.models import AlertEventRow, AlertRow, DeliveryRow
 from storage.scale_tables import SourceStateRow
 from tests.factories import T0, Clock, RecordingChannel, ScriptedCollector, components, mention
-from tests.scheduler.scale_launcher import story
 
 OUTAGE = "lumora is down again, sync stuck and 500 errors everywhere"
 LEASE = timedelta(minutes=10)
