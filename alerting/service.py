@@ -6,7 +6,7 @@ owns the transaction, so an alert and its outbox rows are stored together or not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -43,11 +43,13 @@ def plan_alerts(
     mention: Mention,
     classification: Classification,
     now: datetime,
+    active_silences: Sequence[SilenceRow] | None = None,
 ) -> AlertPlan | None:
     """Route a classified mention and match silences, reading only: None when it raises no alert.
 
     The pipeline calls this before it opens the write transaction, so evaluating routes and silence
-    patterns never holds the database's write lock.
+    patterns never holds the database's write lock. ``active_silences`` (``silences.in_force``,
+    read once per batch) saves a query per mention; by default they are read here.
     """
     if not classification.urgency.at_least(config.min_urgency):
         return None
@@ -63,7 +65,9 @@ def plan_alerts(
         if mention.competitor_only and not router.asks_for_competitors(decision.route):
             continue
         silence_labels = {"kind": str(AlertKind.MENTION), "team": decision.team, "route": decision.route}
-        silence = silences.matching_silence(session, {**silence_labels, **labels}, now=now)
+        silence = silences.matching_silence(
+            session, {**silence_labels, **labels}, now=now, active=active_silences
+        )
         decisions.append((decision, silence))
     return AlertPlan(labels, decisions)
 
@@ -79,10 +83,13 @@ def raise_alerts(
     cluster_id: int,
     now: datetime,
     plan: AlertPlan | Literal["compute"] | None = "compute",
+    known_open: dict[str, AlertRow] | None = None,
 ) -> tuple[int, int]:
     """Raise alerts for a stored mention that needs a response; return (created, folded).
 
     ``plan`` comes from ``plan_alerts`` made before the transaction; by default it is made here.
+    ``known_open`` (``open_alerts`` for a batch) replaces the query per mention for the story's
+    open alert; alerts raised here are added to it, so later mentions of the batch fold into them.
     """
     if plan == "compute":
         plan = plan_alerts(
@@ -94,8 +101,9 @@ def raise_alerts(
     brand = mention.brands[0] if mention.brands else None
     labels = plan.labels
     for decision, silence in plan.decisions:
-        group_key = f"{decision.route}|{brand}|story-{cluster_id}"
-        open_alert = _open_alert(session, group_key)
+        group_key = _group_key(decision, brand, cluster_id)
+        found = known_open.get(group_key) if known_open is not None else None
+        open_alert = _open_alert(session, group_key) if known_open is None else found
         if open_alert is None:
             title, summary = alert_text(mention, classification)
             route = router.route_by_name.get(decision.route)
@@ -103,7 +111,7 @@ def raise_alerts(
                 # A savepoint: another worker may commit this story's alert first, and the unique
                 # index on open alerts (storage.scale_tables) then refuses ours; fold into theirs.
                 with session.begin_nested():
-                    dispatch(
+                    row = dispatch(
                         session,
                         alert_repo.NewAlert(
                             kind=AlertKind.MENTION,
@@ -132,17 +140,38 @@ def raise_alerts(
                         silence=silence,
                     )
                 created += 1
+                if known_open is not None:
+                    known_open[group_key] = row
                 continue
             except IntegrityError:
                 open_alert = _open_alert(session, group_key)
                 if open_alert is None:
                     raise
+                if known_open is not None:
+                    known_open[group_key] = open_alert
         # The same story again (a retweet, a syndicated copy): count it, do not page again.
         open_alert.count += 1
         open_alert.updated_at = now
         alert_repo.add_event(session, open_alert.id, "folded", now=now, note=f"mention #{mention_id}")
         folded += 1
     return created, folded
+
+
+def group_keys(plan: AlertPlan | None, mention: Mention, cluster_id: int) -> list[str]:
+    """The group keys a planned mention's alerts fold on: one per route decision."""
+    if plan is None:
+        return []
+    brand = mention.brands[0] if mention.brands else None
+    return [_group_key(decision, brand, cluster_id) for decision, _ in plan.decisions]
+
+
+def open_alerts(session: Session, group_keys: Iterable[str]) -> dict[str, AlertRow]:
+    """The open alerts of ``group_keys`` by key: read once per batch for ``raise_alerts``."""
+    return alert_repo.open_alerts(session, group_keys=group_keys)
+
+
+def _group_key(decision: RouteDecision, brand: str | None, cluster_id: int) -> str:
+    return f"{decision.route}|{brand}|story-{cluster_id}"
 
 
 def _open_alert(session: Session, group_key: str) -> AlertRow | None:

@@ -7,7 +7,7 @@ and the web API; they take a session and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,9 +93,24 @@ def compiled(row: SilenceRow) -> list[Matcher]:
     return parse_matchers(row.matchers, fields=ALERT_FIELDS)
 
 
-def matching_silence(session: Session, labels: Mapping[str, Any], *, now: datetime) -> SilenceRow | None:
-    """The oldest active silence whose matchers all hold for ``labels``, if any."""
-    for row in silence_repo.active_silences(session, now=now):
+def in_force(session: Session, *, now: datetime) -> list[SilenceRow]:
+    """The silences active at ``now``, oldest first: read once to match a whole batch against."""
+    return silence_repo.active_silences(session, now=now)
+
+
+def matching_silence(
+    session: Session,
+    labels: Mapping[str, Any],
+    *,
+    now: datetime,
+    active: Sequence[SilenceRow] | None = None,
+) -> SilenceRow | None:
+    """The oldest active silence whose matchers all hold for ``labels``, if any.
+
+    ``active`` is the result of ``in_force`` read once for a batch; by default it is read here.
+    """
+    rows = silence_repo.active_silences(session, now=now) if active is None else active
+    for row in rows:
         try:
             if evaluate_all(compiled(row), labels) is not None:
                 return row

@@ -15,10 +15,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerting import silences
 from alerting.config import AlertingConfig
 from alerting.noise import BrandBook
 from alerting.routing import Router
-from alerting.service import plan_alerts, raise_alerts
+from alerting.service import group_keys, open_alerts, plan_alerts, raise_alerts
 from classifiers.base import Classifier, ClassifierInput
 from collectors.base import Cursor, FetchResult
 from collectors.http import run_deadline
@@ -173,8 +174,17 @@ def store_batch(
     # Routes and silence patterns are evaluated before the write transaction opens, so a slow
     # evaluation never holds the database's write lock.
     with sessions() as session:
+        active = silences.in_force(session, now=now)
         plans = {
-            m.key: plan_alerts(session, router=router, config=alerting, mention=m, classification=c, now=now)
+            m.key: plan_alerts(
+                session,
+                router=router,
+                config=alerting,
+                mention=m,
+                classification=c,
+                now=now,
+                active_silences=active,
+            )
             for m, c in zip(batch.mentions, batch.classifications, strict=True)
         }
     with sessions() as session, session.begin():
@@ -182,6 +192,12 @@ def store_batch(
         report.new = len(inserted)
         clusters = cluster(session, inserted)
         mention_repo.set_clusters(session, clusters)
+        keys = [
+            key
+            for item in inserted
+            for key in group_keys(plans.get(item.mention.key), item.mention, clusters[item.id])
+        ]
+        known_open = open_alerts(session, keys)
         for item in inserted:
             if item.classification is None:
                 continue
@@ -195,6 +211,7 @@ def store_batch(
                 cluster_id=clusters[item.id],
                 now=now,
                 plan=plans.get(item.mention.key),
+                known_open=known_open,
             )
             report.alerts += created
             report.folded += folded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -264,6 +265,20 @@ def open_alert(session: Session, *, group_key: str) -> AlertRow | None:
         .where(AlertRow.group_key == group_key, AlertRow.status != str(AlertStatus.RESOLVED))
         .limit(1)
     ).first()
+
+
+def open_alerts(session: Session, *, group_keys: Iterable[str]) -> dict[str, AlertRow]:
+    """The unresolved alert of each of ``group_keys`` that has one, by key (one query for a batch)."""
+    keys = sorted(set(group_keys))
+    if not keys:
+        return {}
+    stmt = (
+        select(AlertRow)
+        .where(AlertRow.group_key.in_(keys), AlertRow.status != str(AlertStatus.RESOLVED))
+        .order_by(AlertRow.id.desc())
+    )
+    # Oldest last, so it wins when (before the unique index) a key had several open alerts.
+    return {row.group_key: row for row in session.scalars(stmt).unique()}
 
 
 def open_team_alerts(session: Session, *, team: str) -> list[AlertRow]:

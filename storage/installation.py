@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from storage.models import InstallationRow
 
 _ROW_ID = 1
+# Where a session keeps the id once read: every outbox row's key needs it, and the identity map
+# holds rows weakly, so without this each key cost a SELECT.
+_CACHE = "earshot.installation_id"
 
 
 def installation_id(session: Session) -> str:
@@ -19,6 +22,17 @@ def installation_id(session: Session) -> str:
     Migration 0004 stores it. A database emptied by hand (or a test truncating tables) gets a
     fresh one, which is right: it is a new installation as far as any receiver can tell.
     """
+    # Kept for the current transaction only: one rolled back may have created the row it read.
+    transaction = session.get_transaction()
+    cached = session.info.get(_CACHE)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return str(cached[1])
+    found = _read_or_create(session)
+    session.info[_CACHE] = (transaction, found)
+    return found
+
+
+def _read_or_create(session: Session) -> str:
     row = session.get(InstallationRow, _ROW_ID)
     if row is not None:
         return row.installation_id

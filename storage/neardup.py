@@ -14,41 +14,45 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from collectors.neardup import THRESHOLD, band_keys, estimate, signature
 from storage.scale_tables import NearDupBandRow, NearDupSignatureRow
 
+# Band keys per candidate query: 10 per mention, so a 50-mention batch takes one query.
+_KEYS_PER_QUERY = 1000
+
 
 def assign(
     session: Session, items: Sequence[tuple[int, str]], *, now: datetime, window: timedelta
 ) -> dict[int, int]:
-    """Cluster newly stored (mention id, text) pairs against the window and each other; id -> cluster."""
-    horizon = now - window
-    clusters: dict[int, int] = {}
-    for mention_id, text in items:
-        sig = signature(text)
-        if sig is None:
-            clusters[mention_id] = mention_id
-            continue
-        keys = band_keys(sig)
+    """Cluster newly stored (mention id, text) pairs against the window and each other; id -> cluster.
+
+    One query reads every stored signature sharing a band with the batch, and one flush writes the
+    batch's rows: a query and a flush per mention made clustering a large part of storing.
+    """
+    signed = [(mention_id, signature(text)) for mention_id, text in items]
+    batch = [(mention_id, sig, band_keys(sig)) for mention_id, sig in signed if sig is not None]
+    # What each band key leads to, and each candidate's cluster and hash values.
+    by_key, known = _stored_candidates(session, {k for _, _, keys in batch for k in keys}, now - window)
+    clusters = {mention_id: mention_id for mention_id, sig in signed if sig is None}
+    for mention_id, sig, keys in batch:
         values = np.asarray(sig.hashvalues, dtype=np.uint64)
-        candidates = session.execute(
-            select(
-                NearDupSignatureRow.mention_id, NearDupSignatureRow.cluster_id, NearDupSignatureRow.hashvalues
-            )
-            .join(NearDupBandRow, NearDupBandRow.mention_id == NearDupSignatureRow.mention_id)
-            .where(NearDupBandRow.bucket.in_(keys), NearDupSignatureRow.added_at >= horizon)
-            .distinct()
-        ).all()
         best: tuple[float, int] | None = None
-        for _other, cluster_id, stored in candidates:
-            score = estimate(values, np.frombuffer(stored, dtype="<u8"))
+        # Oldest candidate first, so a tie goes to the story told first.
+        for other in sorted(set().union(*(by_key.get(k, set()) for k in keys))):
+            cluster_id, stored = known[other]
+            score = estimate(values, stored)
             if score >= THRESHOLD and (best is None or score > best[0]):
                 best = (score, cluster_id)
         cluster_id = best[1] if best else mention_id
         clusters[mention_id] = cluster_id
+        # The batch's later mentions see this one, as they would have seen it stored.
+        known[mention_id] = (cluster_id, values)
+        for k in keys:
+            by_key.setdefault(k, set()).add(mention_id)
         session.add(
             NearDupSignatureRow(
                 mention_id=mention_id,
@@ -58,8 +62,35 @@ def assign(
             )
         )
         session.add_all(NearDupBandRow(bucket=k, mention_id=mention_id, added_at=now) for k in set(keys))
-        session.flush()  # the next mention of this batch sees this one
+    session.flush()
     return clusters
+
+
+def _stored_candidates(
+    session: Session, keys: set[int], horizon: datetime
+) -> tuple[dict[int, set[int]], dict[int, tuple[int, npt.NDArray[np.uint64]]]]:
+    by_key: dict[int, set[int]] = {}
+    known: dict[int, tuple[int, npt.NDArray[np.uint64]]] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _KEYS_PER_QUERY):
+        rows = session.execute(
+            select(
+                NearDupBandRow.bucket,
+                NearDupSignatureRow.mention_id,
+                NearDupSignatureRow.cluster_id,
+                NearDupSignatureRow.hashvalues,
+            )
+            .join(NearDupBandRow, NearDupBandRow.mention_id == NearDupSignatureRow.mention_id)
+            .where(
+                NearDupBandRow.bucket.in_(ordered[start : start + _KEYS_PER_QUERY]),
+                NearDupSignatureRow.added_at >= horizon,
+            )
+        )
+        for bucket, mention_id, cluster_id, stored in rows:
+            by_key.setdefault(bucket, set()).add(mention_id)
+            if mention_id not in known:
+                known[mention_id] = (cluster_id, np.frombuffer(stored, dtype="<u8").astype(np.uint64))
+    return by_key, known
 
 
 def evict(session: Session, *, now: datetime, window: timedelta) -> int:

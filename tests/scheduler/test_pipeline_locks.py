@@ -37,7 +37,7 @@ def test_silence_matching_runs_while_others_can_still_write(
     writable: list[bool] = []
     original = silences.matching_silence
 
-    def probing(session: Any, labels: Any, *, now: Any) -> Any:
+    def probing(session: Any, labels: Any, *, now: Any, active: Any = None) -> Any:
         # Another writer takes the write lock (BEGIN IMMEDIATE) at once, or it is held by us.
         other = sqlite3.connect(db, timeout=0.2)
         try:
@@ -48,7 +48,7 @@ def test_silence_matching_runs_while_others_can_still_write(
             writable.append(False)
         finally:
             other.close()
-        return original(session, labels, now=now)
+        return original(session, labels, now=now, active=active)
 
     monkeypatch.setattr(silences, "matching_silence", probing)
     urgent = mention("r1", "lumora charged me twice, I want a refund now, this is a scam", at=T0)

@@ -4,6 +4,7 @@ alert per story, group flushes, channel limits across workers, wire formats, del
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from classifiers.base import ClassifierInput
 from classifiers.baseline import BaselineClassifier
 from collectors.base import FetchResult
 from collectors.errors import RateLimited, TemporarilyUnavailable
-from scheduler import runner
+from scheduler import runner, stages
 from scheduler.components import PeriodicJob, utcnow
 from scheduler.delivery import drain
 from scheduler.delivery import drain as real_drain
@@ -115,19 +116,26 @@ def test_an_alert_raced_by_another_worker_is_folded_into_theirs(
     with sessions() as s:
         (theirs,) = s.scalars(select(AlertRow)).all()
     # This worker looked before the other worker's alert committed: it saw no open alert.
-    real = alert_service._open_alert
+    looked: list[list[str]] = []
     calls: list[str] = []
+    real = alert_service._open_alert
 
-    def not_yet_visible(session: Session, group_key: str) -> AlertRow | None:
+    def not_yet_visible(session: Session, group_keys: Iterable[str]) -> dict[str, AlertRow]:
+        looked.append(list(group_keys))
+        return {}
+
+    def after_refusal(session: Session, group_key: str) -> AlertRow | None:
         calls.append(group_key)
-        return None if len(calls) == 1 else real(session, group_key)
+        return real(session, group_key)
 
-    monkeypatch.setattr(alert_service, "_open_alert", not_yet_visible)
+    monkeypatch.setattr(stages, "open_alerts", not_yet_visible)
+    monkeypatch.setattr(alert_service, "_open_alert", after_refusal)
     same_story = ScriptedCollector("b", [FetchResult([mention("2", OUTAGE, source="b")], {"n": 1})])
     comps.sources["b"] = components(sessions, {"b": same_story}).sources["b"]
     report = run_source(comps, "b")
     assert report.ok and (report.alerts, report.folded) == (0, 1)
-    assert calls == [theirs.group_key, theirs.group_key]  # refused by the unique index, then folded
+    assert looked == [[theirs.group_key]]
+    assert calls == [theirs.group_key]  # refused by the unique index, then found and folded into
     with sessions() as s:
         (alert,) = s.scalars(select(AlertRow)).all()
         assert alert.count == 2
