@@ -208,6 +208,7 @@ def endpoint_paths() -> list[tuple[str, str]]:
         ("trends/share-of-voice", f"/api/trends/share-of-voice?{window}"),
         ("trends/categories", f"/api/trends/categories?{window}"),
         ("trends/authors", f"/api/trends/authors?{window}"),
+        ("trends/authors by reach", f"/api/trends/authors?{window}&order=reach"),
     ]
     return out
 

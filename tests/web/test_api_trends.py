@@ -95,6 +95,28 @@ def test_categories_and_authors(client: TestClient, stored: list[int]) -> None:
     assert [(a["handle"], a["mentions"], a["engagement"]) for a in authors] == [("@al", 2, 3), ("@bo", 1, 0)]
 
 
+def test_authors_by_reach(client: TestClient, sessions: sessionmaker[Session]) -> None:
+    store(
+        sessions,
+        [
+            (mention("s1", at=NOW - HOUR, handle="@small", followers=10), None),
+            (mention("s2", at=NOW - HOUR, handle="@small", followers=10), None),
+            (mention("b1", at=NOW - HOUR, handle="@big", followers=90_000), None),
+            (mention("u1", at=NOW - HOUR, handle="@unknown", followers=None), None),
+            (mention("r1", at=NOW - HOUR, brands=("Rival",), handle="@rival", followers=10**6), None),
+        ],
+    )
+    by_reach = client.get("/api/trends/authors?brand=Acme&order=reach").json()
+    assert [(a["handle"], a["followers"], a["mentions"]) for a in by_reach] == [
+        ("@big", 90_000, 1),
+        ("@small", 10, 2),
+        ("@unknown", None, 1),
+    ]
+    by_mentions = client.get("/api/trends/authors?brand=Acme").json()
+    assert by_mentions[0]["handle"] == "@small"
+    assert client.get("/api/trends/authors?order=loudest").status_code == 422
+
+
 BAD_WINDOWS = [
     "bucket=minute",
     "since=2024-05-11T00:00:00Z",  # after "now"

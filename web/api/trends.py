@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from storage import trends
+from storage import analytics, trends
 from web.context import Context, WebContext
 from web.inputs import Name, UtcDatetime
 
@@ -207,9 +207,17 @@ def authors(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    order: Annotated[Literal["mentions", "reach"], Query()] = "mentions",
 ) -> list[TopAuthorOut]:
-    """Authors with the most mentions in the window."""
+    """Authors with the most mentions (``order=reach``: followers) in the window; owned posts left out."""
     span = window(ctx, since, until)
     with ctx.session_factory() as session:
-        top = trends.top_authors(session, since=span.since, until=span.until, brand=brand, limit=limit)
+        if order == "reach":
+            # Walks the authors by followers instead of grouping every mention of the window.
+            brands = [brand] if brand else None
+            top = analytics.top_authors_by_reach(
+                session, since=span.since, until=span.until, brands=brands, limit=limit
+            )
+        else:
+            top = trends.top_authors(session, since=span.since, until=span.until, brand=brand, limit=limit)
     return [TopAuthorOut(**{f: getattr(a, f) for f in TopAuthorOut.model_fields}) for a in top]
