@@ -19,15 +19,14 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.ingest import postgres_database, sqlite_database
+from bench.ingest import postgres_database, sqlite_database, without_rollups
 from domain import Author, Classification, Engagement, Mention, Sentiment, Urgency
 from storage import mentions as repo
 from storage import rollups, trends
@@ -156,17 +155,6 @@ def _time(sessions: sessionmaker[Session], query: Query, use_rollups: bool, repe
     return statistics.median(times), answer
 
 
-@contextmanager
-def _without_rollups() -> Iterator[None]:
-    # Benchmark only: what storing costs when the rollups are not maintained.
-    original = rollups.apply
-    rollups.apply = lambda session, deltas: None
-    try:
-        yield
-    finally:
-        rollups.apply = original
-
-
 def run_backend(label: str, url: str, n: int, repeat: int, extra: int) -> None:
     """Load, time every query both ways, and print one backend's table."""
     engine = create_db_engine(url)
@@ -207,7 +195,7 @@ def run_backend(label: str, url: str, n: int, repeat: int, extra: int) -> None:
             if maintained:
                 on += load(sessions, with_items)
             else:
-                with _without_rollups():
+                with without_rollups():
                     off += load(sessions, without_items)
     print(
         f"storing {extra:,} more (store + cluster): {extra / on:,.0f}/s with rollups, "

@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.web import BRANDS, DAYS, END, ROOT, import_file, write_history
+from bench.ingest import import_file
+from bench.web import BRANDS, DAYS, END, ROOT, write_history
 from storage.db import create_db_engine, session_factory, upgrade
 from storage.models import MentionRow
 from web import analytics as dash

@@ -47,11 +47,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.ingest import postgres_database, sqlite_database
-from domain import Classification, Mention
+from bench.ingest import import_file, postgres_database, sqlite_database, without_rollups
 from storage import rollups
 from storage.db import create_db_engine, session_factory, upgrade
-from storage.importer import ImportReport, import_items, parse_json_lines
 from storage.models import AlertRow, MentionRow
 from web.app import create_app
 from web.auth.accounts import add_user, create_token
@@ -98,31 +96,6 @@ def write_history(path: Path, n: int, *, start: datetime, end: datetime, tag: st
             out.write(json.dumps(record) + "\n")
 
 
-def _no_model(mentions: list[Mention]) -> list[Classification]:
-    raise AssertionError("every benchmark line carries its classification")
-
-
-def import_file(
-    sessions: sessionmaker[Session], path: Path, *, fresh: bool = True
-) -> tuple[ImportReport, float]:
-    """Parse and store ``path`` as `earshot import` does (its default batch size); report and seconds.
-
-    ``fresh``: every line must be new (a benchmark file); otherwise only free of bad lines.
-    """
-    started = time.perf_counter()
-    with path.open("rb") as stream:
-        report = import_items(
-            sessions=sessions,
-            items=(item for _, item in parse_json_lines(stream)),
-            classify=_no_model,
-            now=lambda: datetime.now(UTC),
-        )
-    seconds = time.perf_counter() - started
-    if report.errors or (fresh and report.duplicates):
-        raise RuntimeError(f"benchmark import went wrong: {report}")
-    return report, seconds
-
-
 def cli_import(url: str, path: Path, folder: Path) -> float:
     """`earshot import PATH` run in this process (example config, this database); seconds incl. start-up."""
     from earshot.cli import app
@@ -140,17 +113,6 @@ def cli_import(url: str, path: Path, folder: Path) -> float:
         # The CLI set up INFO logging; the request timings below should not print a line each.
         logging.getLogger().setLevel(logging.WARNING)
     return time.perf_counter() - started
-
-
-@contextmanager
-def without_rollups() -> Iterator[None]:
-    """Benchmark only: storing with rollup maintenance switched off."""
-    original = rollups.apply
-    rollups.apply = lambda session, deltas: None
-    try:
-        yield
-    finally:
-        rollups.apply = original
 
 
 def seed_alerts(sessions: sessionmaker[Session], count: int) -> None:
