@@ -2,12 +2,13 @@
 
 Each mode runs as real `earshot run` processes on a throwaway PostgreSQL database and (for the
 worker modes) a private nats-server, collecting ``--mentions`` mentions spread over ``--sources``
-counting sources; every mention is its own outage story, so each raises one alert, posted to a
-webhook served here. It prints, per mode: mentions/s from the first mention stored to the last
-alert received, p50/p95 from alert stored to webhook received, p95 from mention collected to webhook
-received, and each process's peak RSS.
+counting sources; every mention is its own story, and each outage story (every mention, or one in
+``--alert-every``) raises one alert, posted to a webhook served here. It prints, per mode:
+mentions/s from the first mention stored to the last alert received, p50/p95 from alert stored to
+webhook received, p95 from mention collected to webhook received, and each process's peak RSS.
 
     python -m bench.distributed [--mentions 2000] [--sources 4] [--classifier transformer] [--threads 1]
+    python -m bench.distributed --alert-every 10    # mostly classifying and storing, as real streams
     python -m bench.distributed --modes 1 --soak 600 --window-hours 0.05   # RSS over time, index evicted
 
 Needs the local PostgreSQL (127.0.0.1:5432, trust auth) and the nats-server binary
@@ -109,7 +110,7 @@ def _config(args: argparse.Namespace, db_url: str, nats_url: str, hook: str, mod
     per_source = 10**9 if args.soak else args.mentions // args.sources
     sources = "\n".join(
         f"  - {{name: s{i}, kind: counting, interval_seconds: 1, jitter_seconds: 0, "
-        f"options: {{total: {per_source}, per_fetch: {args.per_fetch}}}}}"
+        f"options: {{total: {per_source}, per_fetch: {args.per_fetch}, alert_every: {args.alert_every}}}}}"
         for i in range(args.sources)
     )
     return f"""
@@ -122,7 +123,7 @@ teams: [{{name: ops, channels: [hook]}}]
 channels:
   - {{name: hook, kind: webhook, options: {{url: "{hook}", secret: "bench-secret-0123456789"}}}}
 routes: [{{name: default, team: ops, default: true}}]
-alerting: {{min_urgency: low}}
+alerting: {{min_urgency: medium}}
 web: {{enabled: false}}
 pipeline: {{cluster_window_hours: {args.window_hours}}}
 scale: {{mode: {mode}, nats_url: "{nats_url}", prefix: bench}}
@@ -316,6 +317,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--mentions", type=int, default=2000)
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--per-fetch", type=int, default=50)
+    parser.add_argument(
+        "--alert-every", type=int, default=1, help="1: every mention an outage alert; 10: one in ten"
+    )
     parser.add_argument("--classifier", default="transformer")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per process")
     parser.add_argument("--modes", default="0,1,2", help="worker counts to run; 0 is in-process")
@@ -336,7 +340,7 @@ def main(argv: list[str]) -> None:
     print()
     print(
         f"{args.mentions} mentions, {args.sources} sources, classifier {args.classifier}, "
-        f"{args.threads} thread(s)"
+        f"{args.threads} thread(s), one mention in {args.alert_every} an outage alert"
     )
     print(
         f"{'mode':<12} {'mentions/s':>10} {'alerts':>7} {'p50 s':>7} {'p95 s':>7} {'coll p95':>8} "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
-from collectors.neardup import NearDuplicateIndex, similarity
+import pytest
+from datasketch import MinHash
+
+from collectors.neardup import NUM_PERM, NearDuplicateIndex, normalise, signature, similarity
 
 STORY = "lumora outage takes down sync for thousands of users across europe this morning"
 RETOLD = "RT @news: lumora outage takes down sync for thousands of users across europe this morning"
@@ -80,3 +83,15 @@ def test_pruned_entries_leave_the_lsh_buckets_too() -> None:
 def test_bad_bounds_are_refused(window: float, cap: int) -> None:
     with pytest.raises(ValueError, match="positive window and max_entries"):
         NearDuplicateIndex(window_seconds=window, max_entries=cap)
+
+
+def test_signatures_match_a_freshly_seeded_minhash() -> None:
+    # Signatures stored in the database before the permutations were reused must still compare.
+    text = "lumora is down again in europe, sync stuck and 500 errors everywhere since noon"
+    fresh = MinHash(num_perm=NUM_PERM, seed=7)
+    words = normalise(text)
+    fresh.update_batch(
+        [s.encode("utf-8") for s in set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}]
+    )
+    sig = signature(text)
+    assert sig is not None and (sig.hashvalues == fresh.hashvalues).all()
