@@ -9,6 +9,7 @@ webhook received, p95 from mention collected to webhook received, and each proce
 
     python -m bench.distributed [--mentions 2000] [--sources 4] [--classifier transformer] [--threads 1]
     python -m bench.distributed --alert-every 10    # mostly classifying and storing, as real streams
+    python -m bench.distributed --alert-every 10 --pin   # one core per worker: how workers scale
     python -m bench.distributed --modes 1 --soak 600 --window-hours 0.05   # RSS over time, index evicted
 
 Needs the local PostgreSQL (127.0.0.1:5432, trust auth) and the nats-server binary
@@ -92,6 +93,7 @@ class Result:
     rss_mb: dict[str, float]
     duplicates: int
     cpu_seconds: dict[str, float]
+    database_mb: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -139,6 +141,23 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds of the local PostgreSQL so far: its live processes, plus ended backends.
+
+    Backends that have ended are counted in the postmaster's children's time once it reaps them.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[-1].startswith("postgres"):
+            fields = tail.split()
+            total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int, field: str = "VmHWM:") -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -149,13 +168,17 @@ def _rss_mb(pid: int, field: str = "VmHWM:") -> float:
     return 0.0
 
 
-def _start(workdir: Path, name: str, config: Path, *args: str) -> subprocess.Popen[bytes]:
+def _start(
+    workdir: Path, name: str, config: Path, *args: str, cpu: int | None = None
+) -> subprocess.Popen[bytes]:
     log = (workdir / f"{name}.log").open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "bench.distributed", "--child", "--", "--config", str(config), *args],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
+        # --pin: this process (and its model's threads) on one core, as one worker per core would run.
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
     )
 
 
@@ -190,12 +213,18 @@ def run_mode(args: argparse.Namespace, mode: str, workers: int, receiver: Receiv
         label = "in-process" if not workers else f"{workers} worker{'s' if workers > 1 else ''}"
         if workers:
             for n in range(workers):
-                procs[f"worker-{n + 1}"] = _start(workdir, f"{name}-w{n}", config, "run", "--role", "worker")
+                core = n % (os.cpu_count() or 1) if args.pin else None
+                procs[f"worker-{n + 1}"] = _start(
+                    workdir, f"{name}-w{n}", config, "run", "--role", "worker", cpu=core
+                )
             # Workers first: the scheduler's first orders then find them ready.
             _wait_for_logs(workdir, [f"{name}-w{n}" for n in range(workers)], "worker consuming")
             procs["scheduler"] = _start(workdir, f"{name}-s", config, "run", "--role", "scheduler")
         else:
-            procs["all"] = _start(workdir, f"{name}-all", config, "run", "--no-web")
+            procs["all"] = _start(
+                workdir, f"{name}-all", config, "run", "--no-web", cpu=0 if args.pin else None
+            )
+        postgres_before = _postgres_cpu_seconds()
         per_source = args.mentions // args.sources
         expected = per_source * args.sources
         deadline = time.monotonic() + args.timeout
@@ -220,6 +249,11 @@ def run_mode(args: argparse.Namespace, mode: str, workers: int, receiver: Receiv
             time.sleep(0.5)
         else:
             raise RuntimeError(f"{label}: did not finish within {args.timeout}s (see {workdir})")
+        # The services' share, for sizing them: PostgreSQL (all its databases: keep the machine
+        # otherwise idle) and this mode's own nats-server.
+        cpu["postgres"] = _postgres_cpu_seconds() - postgres_before
+        if nats is not None:
+            cpu["nats"] = _cpu_seconds(nats.pid)
         return _figures(label, engine, receiver, expected, rss, cpu)
     finally:
         for proc in procs.values():
@@ -266,6 +300,7 @@ def _figures(
 
     with engine.connect() as c:
         first = c.scalar(select(func.min(MentionRow.collected_at)))
+        database_mb = float(c.scalar(text("SELECT pg_database_size(current_database())")) or 0) / 2**20
         created = {
             alert_id: (at.timestamp(), collected.timestamp())
             for alert_id, at, collected in c.execute(
@@ -296,6 +331,7 @@ def _figures(
         rss_mb=rss,
         duplicates=duplicates,
         cpu_seconds=cpu,
+        database_mb=database_mb,
     )
 
 
@@ -325,6 +361,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--modes", default="0,1,2", help="worker counts to run; 0 is in-process")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument(
+        "--pin", action="store_true", help="each pipeline process on one core of its own (worker n on core n)"
+    )
+    parser.add_argument(
         "--soak", type=float, default=0.0, help="seconds: run this long, printing RSS over time"
     )
     parser.add_argument("--every", type=float, default=15.0, help="soak: seconds between samples")
@@ -341,6 +380,7 @@ def main(argv: list[str]) -> None:
     print(
         f"{args.mentions} mentions, {args.sources} sources, classifier {args.classifier}, "
         f"{args.threads} thread(s), one mention in {args.alert_every} an outage alert"
+        + (", each pipeline process pinned to one core" if args.pin else "")
     )
     print(
         f"{'mode':<12} {'mentions/s':>10} {'alerts':>7} {'p50 s':>7} {'p95 s':>7} {'coll p95':>8} "
@@ -354,9 +394,18 @@ def main(argv: list[str]) -> None:
         print(f"2 workers / 1 worker: {two.rate / base.rate:.2f}x")
     for r in results:
         # CPU seconds per mention is what sizing needs: unlike wall time, other load does not inflate it.
-        work = sum(v for k, v in r.cpu_seconds.items() if k != "scheduler")
+        work = sum(v for k, v in r.cpu_seconds.items() if k not in {"scheduler", "postgres", "nats"})
         if work:
-            print(f"{r.mode}: {r.mentions / work:.1f} mentions per CPU-second of pipeline processes")
+            services = ", ".join(
+                f"{k} {1000 * r.cpu_seconds[k] / r.mentions:.1f} ms"
+                for k in ("postgres", "nats")
+                if k in r.cpu_seconds
+            )
+            print(
+                f"{r.mode}: {r.mentions / work:.1f} mentions per CPU-second of pipeline processes; "
+                f"CPU per mention: {services}; database {r.database_mb:.0f} MB "
+                f"({1024 * r.database_mb / r.mentions:.1f} KB per mention, empty schema included)"
+            )
 
 
 def _line(r: Result) -> str:
