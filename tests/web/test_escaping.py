@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.sources import record_failure
 from tests.web.factories import NOW, alert, classification, mention, store
-from web.templating import safe_url
+from web.templating import badge, safe_url
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/corpora/feedparser-tests/wellformed/sanitize"
 PICK = re.compile(
@@ -234,3 +234,14 @@ def test_the_audit_still_catches_hostile_markup(markup: str, problem: str) -> No
 )
 def test_safe_url(url: str | None, linked: bool) -> None:
     assert safe_url(url) == (url if linked else None)
+
+
+def test_badges_escape_their_kind_and_value() -> None:
+    hostile = '"><script>alert(1)</script>'
+    html = str(badge("urgency", hostile))
+    assert "<script>" not in html and html.count("<span") == 1
+    assert html == (
+        '<span class="badge urgency-&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">'
+        "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</span>"
+    )
+    assert str(badge("sentiment", "negative")) == '<span class="badge sentiment-negative">negative</span>'
