@@ -282,10 +282,13 @@ class _PostgresWriter:
         found: set[tuple[str, str]] = set()
         with self.raw.cursor() as cursor:
             for source, external_ids in by_source.items():
-                # One source per query, so the (source, external_id) index answers it.
+                # One unique-index probe per key: `external_id = ANY(...)` planned as a scan of the
+                # source's rows while the growing table had no statistics (storage.mentions).
                 cursor.execute(
-                    "SELECT external_id FROM mentions WHERE source = %s AND external_id = ANY(%s)",
-                    (source, external_ids),
+                    "SELECT wanted.id FROM unnest(%s::text[]) AS wanted(id) JOIN LATERAL "
+                    "(SELECT 1 FROM mentions WHERE source = %s AND external_id = wanted.id LIMIT 1) "
+                    "AS hit ON true",
+                    (external_ids, source),
                 )
                 found.update((source, external_id) for (external_id,) in cursor.fetchall())
         return found

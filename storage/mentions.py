@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, delete, func, or_, select, update
+from sqlalchemy import Select, Text, bindparam, delete, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,17 +57,35 @@ def _stored_keys(session: Session, keys: Iterable[MentionKey]) -> set[MentionKey
     for key in keys:
         by_source.setdefault(key.source, []).append(key.external_id)
     found: set[MentionKey] = set()
+    probe = _probe_postgres if session.get_bind().dialect.name == "postgresql" else _probe_in_list
     for source, external_ids in by_source.items():
-        # One source per query so PostgreSQL uses the (source, external_id) index; a row-value
-        # IN list of (source, id) pairs made it scan the table once per chunk.
         for chunk in bulk.chunks(external_ids):
-            rows = session.scalars(
-                select(MentionRow.external_id).where(
-                    MentionRow.source == source, MentionRow.external_id.in_(chunk)
-                )
-            )
-            found.update(MentionKey(source, ext) for ext in rows)
+            found.update(MentionKey(source, ext) for ext in probe(session, source, chunk))
     return found
+
+
+def _probe_in_list(session: Session, source: str, external_ids: Sequence[str]) -> list[str]:
+    # One source per query so the (source, external_id) index serves the whole IN list.
+    stmt = select(MentionRow.external_id).where(
+        MentionRow.source == source, MentionRow.external_id.in_(external_ids)
+    )
+    return list(session.scalars(stmt))
+
+
+def _probe_postgres(session: Session, source: str, external_ids: Sequence[str]) -> list[str]:
+    # One unique-index probe per key (a LATERAL subquery with LIMIT 1 is never turned into a scan).
+    # An IN list planned as a scan of the source's rows while the table had no statistics yet
+    # (a new database, a fast-growing table): 12.8 ms per 1,000 keys at 20k rows, 59 ms at 60k,
+    # against 3.7 ms for the probes whatever the size. One array parameter, not 1,000 placeholders.
+    keys = func.unnest(bindparam("keys", list(external_ids), type_=postgresql.ARRAY(Text))).table_valued("id")
+    wanted = keys.render_derived(name="wanted")
+    hit = (
+        select(literal(1))
+        .where(MentionRow.source == source, MentionRow.external_id == wanted.c.id)
+        .limit(1)
+        .lateral("hit")
+    )
+    return list(session.scalars(select(wanted.c.id).select_from(wanted.join(hit, true()))))
 
 
 def _upsert_authors(

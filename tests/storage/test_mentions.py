@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers.base import ClassifierInput
@@ -76,6 +76,37 @@ def test_large_batches_cross_chunk_boundaries(sessions: sessionmaker[Session]) -
         assert _count(s, MentionRow) == 1_300
         assert _count(s, AuthorRow) == 700
         assert len(repo.existing_keys(s, [m.key for m in batch])) == 1_300
+
+
+def test_the_stored_key_lookup_probes_the_unique_index_whatever_the_statistics(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    # Without statistics (a new or fast-growing table), an IN list planned as a scan of the
+    # source's rows, which grew with the table; each key must be an index probe instead.
+    batch = [mention(str(i), f"lumora post {i}", handle=f"u{i % 50}") for i in range(3_000)]
+    with sessions() as s, s.begin():
+        repo.store_mentions(s, batch, now=T0)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if "external_id" in statement and statement.lstrip().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with sessions() as s:
+            wanted = [MentionKey("fake", str(i)) for i in range(0, 3_000, 3)] + [MentionKey("fake", "x")]
+            assert repo.existing_keys(s, wanted) == set(wanted[:-1])
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(seen) == 3  # one query per chunk of 500 keys, not per key
+    if engine.dialect.name != "postgresql":
+        return
+    statement, parameters = seen[0]
+    with engine.connect() as connection:
+        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+    assert "uq_mentions_source_external_id" in plan and "Nested Loop" in plan, plan
+    assert "Seq Scan on mentions" not in plan and "Bitmap Heap Scan" not in plan, plan
 
 
 def test_list_mentions_filters(sessions: sessionmaker[Session]) -> None:
