@@ -232,7 +232,7 @@ def _record(
         for delivery in deliveries:
             tries = delivery.attempts + 1
             if result.ok:
-                alert_repo.mark_delivered(session, delivery.id, now=now, note=result.reason)
+                alert_repo.mark_delivered(session, delivery, now=now, note=result.reason)
                 report.delivered += 1
             elif not local_limit and (
                 result.outcome is DeliveryOutcome.FAILED or tries >= config.max_attempts

@@ -224,6 +224,18 @@ def record_failure(
         source_repo.record_failure(session, source=source, kind=kind, error=error, now=now)
 
 
+def store_classified(components: Components, batch: ClassifiedBatch) -> stages.StoreReport:
+    """The store stage with this process's dependencies: the in-process run and a worker share it."""
+    return stages.store_batch(
+        batch,
+        sessions=components.sessions,
+        router=components.router,
+        alerting=components.alerting,
+        cluster=components.cluster or memory_clusterer(components),
+        now=components.clock(),
+    )
+
+
 def memory_clusterer(components: Components) -> stages.Clusterer:
     """Cluster with this process's in-memory near-duplicate index."""
 
@@ -272,14 +284,7 @@ def ingest(
     # the same rollup rows and holds them until its commit, so concurrent stores only queue in
     # the database while they slice one interpreter's GIL, each taking several times as long.
     with components.store_lock:
-        stored = stages.store_batch(
-            classified,
-            sessions=components.sessions,
-            router=components.router,
-            alerting=components.alerting,
-            cluster=components.cluster or memory_clusterer(components),
-            now=components.clock(),
-        )
+        stored = store_classified(components, classified)
     report.new, report.alerts, report.folded = stored.new, stored.alerts, stored.folded
     components.counters.add(
         runs=1,

@@ -25,7 +25,7 @@ from scheduler.components import Components
 from scheduler.config import ScaleConfig
 from scheduler.delivery import drain
 from scheduler.messages import ClassifiedBatch, CollectRequest, DeliverWake, FetchedBatch, decode, encode
-from scheduler.pipeline import classify_fetched, describe_error, memory_clusterer, record_failure, settle_run
+from scheduler.pipeline import classify_fetched, describe_error, record_failure, settle_run, store_classified
 from storage import sources as source_repo
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,7 @@ class Worker:
         """Store, cluster, route and set the cursor in one transaction; wake delivery if alerts are due."""
         batch = decode(ClassifiedBatch, data)
         comps = self.components
-        report = stages.store_batch(
-            batch,
-            sessions=comps.sessions,
-            router=comps.router,
-            alerting=comps.alerting,
-            cluster=comps.cluster or memory_clusterer(comps),
-            now=comps.clock(),
-        )
+        report = store_classified(comps, batch)
         comps.observe_stage("store", report.new)
         comps.counters.add(runs=1, fetched=batch.fetched.fetched, stored=report.new, alerts=report.alerts)
         if not report.alerts:

@@ -134,15 +134,16 @@ def claim(session: Session, delivery: DeliveryRow, *, now: datetime, lease: time
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_delivered(session: Session, delivery_id: int, *, now: datetime, note: str = "") -> None:
-    """Record a successful send."""
-    row = session.get_one(DeliveryRow, delivery_id)
-    row.status = str(DeliveryStatus.DELIVERED)
-    row.delivered_at = now
-    row.last_error = None
-    add_event(
-        session, row.alert_id, "delivered", now=now, note=f"{row.channel} ({row.action}) {note}".strip()
+def mark_delivered(session: Session, delivery: DeliveryRow, *, now: datetime, note: str = "") -> None:
+    """Record a successful send of ``delivery`` (as claimed; it need not belong to ``session``)."""
+    # One UPDATE by id: loading the row first cost a query per notification sent.
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery.id)
+        .values(status=str(DeliveryStatus.DELIVERED), delivered_at=now, last_error=None)
     )
+    note = f"{delivery.channel} ({delivery.action}) {note}".strip()
+    add_event(session, delivery.alert_id, "delivered", now=now, note=note)
 
 
 def mark_retry(
