@@ -6,7 +6,7 @@ owns the transaction, so an alert and its outbox rows are stored together or not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -48,7 +48,7 @@ def plan_alerts(
     """Route a classified mention and match silences, reading only: None when it raises no alert.
 
     The pipeline calls this before it opens the write transaction, so evaluating routes and silence
-    patterns never holds the database's write lock. ``active_silences`` (``silences.in_force``,
+    patterns never holds the database's write lock. ``active_silences`` (the silences in force,
     read once per batch) saves a query per mention; by default they are read here.
     """
     if not classification.urgency.at_least(config.min_urgency):
@@ -88,7 +88,7 @@ def raise_alerts(
     """Raise alerts for a stored mention that needs a response; return (created, folded).
 
     ``plan`` comes from ``plan_alerts`` made before the transaction; by default it is made here.
-    ``known_open`` (``open_alerts`` for a batch) replaces the query per mention for the story's
+    ``known_open`` (``storage.alerts.open_alerts`` for a batch) replaces the query per mention for the story's
     open alert; alerts raised here are added to it, so later mentions of the batch fold into them.
     """
     if plan == "compute":
@@ -102,8 +102,7 @@ def raise_alerts(
     labels = plan.labels
     for decision, silence in plan.decisions:
         group_key = _group_key(decision, brand, cluster_id)
-        found = known_open.get(group_key) if known_open is not None else None
-        open_alert = _open_alert(session, group_key) if known_open is None else found
+        open_alert = known_open.get(group_key) if known_open is not None else _open_alert(session, group_key)
         if open_alert is None:
             title, summary = alert_text(mention, classification)
             route = router.route_by_name.get(decision.route)
@@ -163,11 +162,6 @@ def group_keys(plan: AlertPlan | None, mention: Mention, cluster_id: int) -> lis
         return []
     brand = mention.brands[0] if mention.brands else None
     return [_group_key(decision, brand, cluster_id) for decision, _ in plan.decisions]
-
-
-def open_alerts(session: Session, group_keys: Iterable[str]) -> dict[str, AlertRow]:
-    """The open alerts of ``group_keys`` by key: read once per batch for ``raise_alerts``."""
-    return alert_repo.open_alerts(session, group_keys=group_keys)
 
 
 def _group_key(decision: RouteDecision, brand: str | None, cluster_id: int) -> str:

@@ -93,11 +93,6 @@ def compiled(row: SilenceRow) -> list[Matcher]:
     return parse_matchers(row.matchers, fields=ALERT_FIELDS)
 
 
-def in_force(session: Session, *, now: datetime) -> list[SilenceRow]:
-    """The silences active at ``now``, oldest first: read once to match a whole batch against."""
-    return silence_repo.active_silences(session, now=now)
-
-
 def matching_silence(
     session: Session,
     labels: Mapping[str, Any],
@@ -107,7 +102,8 @@ def matching_silence(
 ) -> SilenceRow | None:
     """The oldest active silence whose matchers all hold for ``labels``, if any.
 
-    ``active`` is the result of ``in_force`` read once for a batch; by default it is read here.
+    ``active`` is ``storage.silences.active_silences`` read once for a batch; by default it is
+    read here.
     """
     rows = silence_repo.active_silences(session, now=now) if active is None else active
     for row in rows:

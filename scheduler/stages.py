@@ -15,11 +15,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerting import silences
 from alerting.config import AlertingConfig
 from alerting.noise import BrandBook
 from alerting.routing import Router
-from alerting.service import group_keys, open_alerts, plan_alerts, raise_alerts
+from alerting.service import group_keys, plan_alerts, raise_alerts
 from classifiers.base import Classifier, ClassifierInput
 from collectors.base import Cursor, FetchResult
 from collectors.http import run_deadline
@@ -29,7 +28,9 @@ from scheduler.components import SourceRuntime
 from scheduler.messages import ClassifiedBatch, FetchedBatch
 from storage import mentions as mention_repo
 from storage import sources as source_repo
+from storage.alerts import open_alerts
 from storage.mentions import StoredMention
+from storage.silences import active_silences
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def store_batch(
     # Routes and silence patterns are evaluated before the write transaction opens, so a slow
     # evaluation never holds the database's write lock.
     with sessions() as session:
-        active = silences.in_force(session, now=now)
+        active = active_silences(session, now=now)
         plans = {
             m.key: plan_alerts(
                 session,
@@ -197,7 +198,7 @@ def store_batch(
             for item in inserted
             for key in group_keys(plans.get(item.mention.key), item.mention, clusters[item.id])
         ]
-        known_open = open_alerts(session, keys)
+        known_open = open_alerts(session, group_keys=keys)
         for item in inserted:
             if item.classification is None:
                 continue

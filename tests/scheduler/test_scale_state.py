@@ -120,7 +120,7 @@ def test_an_alert_raced_by_another_worker_is_folded_into_theirs(
     calls: list[str] = []
     real = alert_service._open_alert
 
-    def not_yet_visible(session: Session, group_keys: Iterable[str]) -> dict[str, AlertRow]:
+    def not_yet_visible(session: Session, *, group_keys: Iterable[str]) -> dict[str, AlertRow]:
         looked.append(list(group_keys))
         return {}
 
