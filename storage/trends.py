@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
 from sqlalchemy import Select, exists, func, select, true
 from sqlalchemy.orm import Session
@@ -33,8 +32,6 @@ from storage.trend_tally import floor_bucket as floor_bucket
 from storage.trend_tally import split_hours as split_hours
 from storage.trend_tally import tally, window
 from storage.trend_tally import utc as utc
-
-AuthorOrder = Literal["mentions", "reach"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,24 +220,19 @@ def top_authors(
     until: datetime,
     brand: str | None = None,
     limit: int = 10,
-    order: AuthorOrder = "mentions",
 ) -> list[AuthorCount]:
-    """Authors with the most mentions (or, ``order="reach"``, followers) in the window, most first.
+    """Authors with the most mentions in the window, most first (by reach: ``storage.reach``).
 
     Mentions from the brands' own accounts never count. Ties: most engagement, then handle.
     """
     mentions = func.count(MentionRow.id).label("mentions")
     engagement = func.coalesce(func.sum(MentionRow.likes + MentionRow.shares + MentionRow.replies), 0)
-    first: list[Any] = [mentions.desc()]
-    if order == "reach":
-        # Authors whose reach is unknown go last on both backends (NULL sorts differently).
-        first = [AuthorRow.followers.is_(None), AuthorRow.followers.desc(), mentions.desc()]
     stmt = (
         select(AuthorRow, mentions, engagement.label("engagement"))
         .join(MentionRow, MentionRow.author_id == AuthorRow.id)
         .where(MentionRow.id.in_(_mentions_in(since, until, brand)), MentionRow.owned.is_(False))
         .group_by(AuthorRow.id)
-        .order_by(*first, engagement.desc(), AuthorRow.handle)
+        .order_by(mentions.desc(), engagement.desc(), AuthorRow.handle)
         .limit(limit)
     )
     return [
